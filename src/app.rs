@@ -9,23 +9,24 @@ use crate::runner::{Annotation, Level, command::annotate};
 /// Runs the subcommand.
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Deploy(_) => not_built("deploy", "deploying to CloudBase Run", 4),
-        Command::BuildImage(_) => not_built("build-image", "building and pushing images", 8),
-        Command::SecurityScan(_) => not_built("security-scan", "aggregating scanner reports", 6),
-        Command::CanaryPromote(_) => not_built("canary-promote", "metric-gated canary promotion", 5),
-        Command::Rollback(_) => not_built("rollback", "rolling back to a verified version", 5),
-        Command::ReleaseSemver(_) => not_built("release-semver", "versioning and releasing", 7),
-        Command::Emulator(_) => not_built("emulator", "the CloudBase Run emulator", 3),
-        Command::Demo(_) => not_built("demo", "the end-to-end demo", 4),
+        Command::Deploy(args) => crate::deploy::run(args),
+        Command::BuildImage(args) => crate::image::run(args),
+        Command::SecurityScan(args) => crate::scan::run(args),
+        Command::CanaryPromote(args) => crate::canary::run(args),
+        Command::Rollback(args) => crate::rollback::run(args),
+        Command::ReleaseSemver(args) => crate::release::run(args),
+        Command::Emulator(args) => crate::emulator::run(args),
+        Command::Demo(args) => crate::demo::run(args),
     }
 }
 
-fn not_built(command: &'static str, capability: &'static str, issue: u32) -> Result<()> {
-    Err(Error::NotBuilt {
-        command,
-        capability,
-        issue,
-    })
+/// Runs a future to completion on a fresh multi-threaded runtime, for the actions that do I/O.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+        .block_on(future)
 }
 
 /// Reports an error (as an annotation under a runner) and maps the result to the exit code.

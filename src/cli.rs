@@ -581,7 +581,8 @@ fn mask_secret_inputs(cmd: &clap::Command, argv: &[String]) {
                 if let Some(value) = token.strip_prefix(&format!("{flag}=")) {
                     crate::runner::mask::register(value);
                 } else if *token == flag {
-                    argv.get(i + 1).inspect(|v| crate::runner::mask::register(v));
+                    argv.get(i + 1)
+                        .inspect(|v| crate::runner::mask::register(v));
                 }
             }
         }
@@ -597,7 +598,9 @@ fn report_usage_error(error: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(
         error.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
         let _ = error.print();
         return ExitCode::SUCCESS;
@@ -607,7 +610,10 @@ fn report_usage_error(error: clap::Error) -> ExitCode {
         let at = crate::runner::Annotation::titled("Invalid input");
         crate::runner::command::annotate(crate::runner::Level::Error, &at, &problem);
     } else {
-        eprintln!("{}", crate::runner::mask::redact(&error.render().to_string()));
+        eprintln!(
+            "{}",
+            crate::runner::mask::redact(&error.render().to_string())
+        );
     }
     ExitCode::from(2)
 }

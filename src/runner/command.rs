@@ -76,7 +76,11 @@ impl Annotation {
         if let Some(file) = &self.file {
             props.push(("file", file.clone()));
         }
-        props.extend(numbers.iter().filter_map(|(k, v)| v.map(|n| (*k, n.to_string()))));
+        props.extend(
+            numbers
+                .iter()
+                .filter_map(|(k, v)| v.map(|n| (*k, n.to_string()))),
+        );
         if let Some(title) = &self.title {
             props.push(("title", title.clone()));
         }

@@ -119,12 +119,14 @@ impl Summary {
     /// A markdown table; `|` in cells is escaped so a value cannot break the layout.
     pub fn table(&mut self, header: &[&str], rows: &[Vec<String>]) -> &mut Self {
         let cell = |c: &str| c.replace('|', "\\|").replace('\n', "<br>");
-        self.markdown.push_str(&format!("| {} |\n", header.join(" | ")));
+        self.markdown
+            .push_str(&format!("| {} |\n", header.join(" | ")));
         self.markdown
             .push_str(&format!("|{}\n", " --- |".repeat(header.len())));
         for row in rows {
             let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
-            self.markdown.push_str(&format!("| {} |\n", cells.join(" | ")));
+            self.markdown
+                .push_str(&format!("| {} |\n", cells.join(" | ")));
         }
         self.markdown.push('\n');
         self
@@ -145,7 +147,10 @@ impl Summary {
         if self.markdown.is_empty() {
             return Ok(false);
         }
-        append("GITHUB_STEP_SUMMARY", &fit_to_limit(&redact(&self.markdown)))
+        append(
+            "GITHUB_STEP_SUMMARY",
+            &fit_to_limit(&redact(&self.markdown)),
+        )
     }
 }
 
@@ -179,7 +184,10 @@ mod tests {
         let delimiter = header.strip_prefix("plan<<").unwrap();
         assert!(delimiter.starts_with("ghadelimiter_"));
         assert_eq!(entry, format!("plan<<{delimiter}\na\nb\n{delimiter}\n"));
-        assert_ne!(delimiter, format_entry("plan", "a\nb").lines().next().unwrap());
+        assert_ne!(
+            delimiter,
+            format_entry("plan", "a\nb").lines().next().unwrap()
+        );
     }
 
     #[test]

@@ -124,7 +124,9 @@ pub fn parse_percent(value: &str) -> Result<u8, String> {
     let trimmed = value.trim().trim_end_matches('%');
     match trimmed.parse::<u8>() {
         Ok(p) if p <= 100 => Ok(p),
-        _ => Err(format!("`{value}` is not a percentage; use a whole number from 0 to 100")),
+        _ => Err(format!(
+            "`{value}` is not a percentage; use a whole number from 0 to 100"
+        )),
     }
 }
 
@@ -147,7 +149,10 @@ mod tests {
     #[test]
     fn key_values_keep_commas_and_reject_bad_lines() {
         let kv = parse_key_values("# c\nA=1,2\nB = x=y\n").unwrap();
-        assert_eq!(kv.0, vec![("A".into(), "1,2".into()), ("B".into(), "x=y".into())]);
+        assert_eq!(
+            kv.0,
+            vec![("A".into(), "1,2".into()), ("B".into(), "x=y".into())]
+        );
         assert!(parse_key_values("JUSTKEY").unwrap_err().contains("line 1"));
     }
 

@@ -1,0 +1,1 @@
+//! The config file with named environments, and its JSON Schema.

@@ -1,0 +1,1 @@
+//! GitHub REST reporting: check runs, statuses, the sticky PR comment, deployments, releases, refs.

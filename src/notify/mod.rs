@@ -1,0 +1,1 @@
+//! Chat notifications: WeCom, DingTalk (signed), Feishu / Lark (signed), Slack.

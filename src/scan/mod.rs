@@ -1,0 +1,13 @@
+//! Aggregating scanner reports into one gated verdict.
+
+use crate::cli::SecurityScanArgs;
+use crate::error::{Error, Result};
+
+/// Runs `deploy-tcb security-scan`.
+pub fn run(_args: SecurityScanArgs) -> Result<()> {
+    Err(Error::NotBuilt {
+        command: "security-scan",
+        capability: "Aggregating scanner reports into one gated verdict",
+        issue: 6,
+    })
+}

@@ -1,0 +1,1 @@
+//! Tencent Cloud API layer: TC3 signing, the tcbr / sts / tcr clients, models, errors, retries.

@@ -1,0 +1,1 @@
+//! Tests for this part arrive with its change.

@@ -1,0 +1,15 @@
+//! The one integration test binary. Each module covers one part of the product; `support`
+//! holds the shared harnesses (the runner, the emulator, the fake GitHub).
+
+mod support;
+
+mod build_image;
+mod deploy;
+mod emulator;
+mod github;
+mod image;
+mod metadata;
+mod release;
+mod runner_contract;
+mod scan;
+mod tcb;
