@@ -626,13 +626,13 @@ fn usage_problem(error: &clap::Error) -> String {
         Some(ContextValue::Strings(v)) => v.first().cloned(),
         _ => None,
     };
-    if error.kind() == clap::error::ErrorKind::MissingRequiredArgument {
-        if let Some(input) = flag.as_deref().and_then(flag_input_name) {
-            return format!(
-                "input `{input}` is required but was not given. Fix: set `{input}` in the step's `with:` (or pass --{})",
-                input.replace('_', "-")
-            );
-        }
+    if error.kind() == clap::error::ErrorKind::MissingRequiredArgument
+        && let Some(input) = flag.as_deref().and_then(flag_input_name)
+    {
+        return format!(
+            "input `{input}` is required but was not given. Fix: set `{input}` in the step's `with:` (or pass --{})",
+            input.replace('_', "-")
+        );
     }
     let rendered = error.to_string();
     let detail = rendered
