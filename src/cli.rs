@@ -483,6 +483,9 @@ pub struct ReleaseSemverArgs {
     /// Changelog file updated in place (empty to skip).
     #[arg(long, default_value = "CHANGELOG.md")]
     pub changelog_file: String,
+    /// Template for the changelog and release notes; default: the built-in Keep a Changelog layout.
+    #[arg(long)]
+    pub changelog_template: Option<PathBuf>,
     /// Create a GitHub release.
     #[arg(long, value_parser = parse_bool, default_value = "true", num_args = 0..=1, default_missing_value = "true")]
     pub create_release: bool,
