@@ -275,7 +275,9 @@ fn differences(subcommand: &str, action: &Action, flags: &[Flag]) -> Vec<String>
         .map_or(&[][..], |(_, outputs)| *outputs);
     for output in promised {
         if !action.outputs.iter().any(|(name, _)| name == output) {
-            report(format!("output `{output}` is missing (the issue promises it)"));
+            report(format!(
+                "output `{output}` is missing (the issue promises it)"
+            ));
         }
     }
     runs_differences(subcommand, &action.raw)
@@ -329,7 +331,9 @@ fn default_difference(yml: Option<&str>, cli: Option<&str>) -> Option<String> {
         (Some(y), Some(c)) => Some(format!(
             "default is {y:?} in action.yml but {c:?} in the CLI"
         )),
-        (None, Some(c)) => Some(format!("the CLI defaults to {c:?} but action.yml has no default")),
+        (None, Some(c)) => Some(format!(
+            "the CLI defaults to {c:?} but action.yml has no default"
+        )),
         (Some(y), None) => match expression_context(y) {
             Some(context) if DEFAULT_CONTEXTS.contains(&context.as_str()) => None,
             Some(context) => Some(format!(
@@ -349,7 +353,10 @@ fn runs_differences(subcommand: &str, raw: &RawAction) -> Vec<String> {
         problems.push("name and description must not be empty".to_string());
     }
     if raw.runs.using != "docker" {
-        problems.push(format!("runs.using is {:?}, expected docker", raw.runs.using));
+        problems.push(format!(
+            "runs.using is {:?}, expected docker",
+            raw.runs.using
+        ));
     }
     if raw.runs.image != IMAGE {
         problems.push(format!(
@@ -517,12 +524,7 @@ fn every_action_yml_validates_against_the_github_action_schema() {
     }
     let files = all_action_files().iter().map(|f| root().join(f)).collect();
     let control = read("action.yml").replace("color: blue", "color: pink");
-    assert_valid_with_control(
-        "vendor.github-actions",
-        files,
-        &control,
-        "$.branding.color",
-    );
+    assert_valid_with_control("vendor.github-actions", files, &control, "$.branding.color");
 }
 
 fn example_workflows() -> Vec<PathBuf> {
@@ -556,9 +558,7 @@ fn our_action(uses: &str) -> Option<Result<String, String>> {
     Some(match path {
         "" => Ok("deploy".to_string()),
         sub => match sub.strip_prefix("/actions/") {
-            Some(name)
-                if deploy_tcb::cli::Command::ACTIONS.contains(&name) && name != "deploy" =>
-            {
+            Some(name) if deploy_tcb::cli::Command::ACTIONS.contains(&name) && name != "deploy" => {
                 Ok(name.to_string())
             }
             _ => Err(format!("`uses: {uses}` is not one of the six actions")),
@@ -566,18 +566,35 @@ fn our_action(uses: &str) -> Option<Result<String, String>> {
     })
 }
 
-/// Collects every step that uses one of our actions: (step id, action name, `with:` keys).
-fn our_steps(value: &serde_yaml::Value, found: &mut Vec<(Option<String>, Result<String, String>, Vec<String>)>) {
+/// A step that uses one of our actions.
+struct OurStep {
+    id: Option<String>,
+    /// The action's subcommand, or why the `uses:` names none of them.
+    action: Result<String, String>,
+    /// The keys of its `with:`.
+    with: Vec<String>,
+}
+
+/// Collects every step that uses one of our actions.
+fn our_steps(value: &serde_yaml::Value, found: &mut Vec<OurStep>) {
     match value {
         serde_yaml::Value::Mapping(map) => {
-            if let Some(action) = map.get("uses").and_then(|u| u.as_str()).and_then(our_action) {
+            if let Some(action) = map
+                .get("uses")
+                .and_then(|u| u.as_str())
+                .and_then(our_action)
+            {
                 let id = map.get("id").and_then(|v| v.as_str()).map(str::to_string);
                 let with = map
                     .get("with")
                     .and_then(|w| w.as_mapping())
-                    .map(|w| w.keys().filter_map(|k| k.as_str().map(str::to_string)).collect())
+                    .map(|w| {
+                        w.keys()
+                            .filter_map(|k| k.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default();
-                found.push((id, action, with));
+                found.push(OurStep { id, action, with });
             }
             map.values().for_each(|v| our_steps(v, found));
         }
@@ -598,7 +615,7 @@ fn usage_problems(origin: &str, text: &str) -> (Vec<String>, BTreeSet<String>) {
     let mut steps = Vec::new();
     our_steps(&value, &mut steps);
     let mut ids = Vec::new();
-    for (id, action, with) in steps {
+    for OurStep { id, action, with } in steps {
         let action = match action {
             Ok(a) => a,
             Err(e) => {
@@ -614,7 +631,9 @@ fn usage_problems(origin: &str, text: &str) -> (Vec<String>, BTreeSet<String>) {
         }
         for (name, input) in &meta.inputs {
             if input.required && !with.contains(name) {
-                problems.push(format!("{origin}: `{action}` needs the required input `{name}`"));
+                problems.push(format!(
+                    "{origin}: `{action}` needs the required input `{name}`"
+                ));
             }
         }
         if let Some(id) = id {
@@ -699,7 +718,10 @@ fn usage_check_catches_unknown_inputs_missing_required_ones_and_unknown_outputs(
         "snippet: step `scan` (actions/security-scan/action.yml) has no output `nope`",
         "is not one of the six actions",
     ] {
-        assert!(problems.contains(expected), "expected {expected:?} in:\n{problems}");
+        assert!(
+            problems.contains(expected),
+            "expected {expected:?} in:\n{problems}"
+        );
     }
     assert!(!problems.contains("`verdict`"), "{problems}");
 }
@@ -716,7 +738,8 @@ fn cell(text: &str) -> String {
 }
 
 fn inputs_table(action: &Action) -> String {
-    let mut table = String::from("| Input | Required | Default | Description |\n|---|---|---|---|\n");
+    let mut table =
+        String::from("| Input | Required | Default | Description |\n|---|---|---|---|\n");
     for (name, input) in &action.inputs {
         let default = match input.default.as_deref() {
             None => String::new(),
@@ -769,7 +792,11 @@ fn regenerate(markdown: &str) -> Result<(String, Vec<String>), String> {
     let mut specs = Vec::new();
     let mut rest = markdown;
     while let Some(start) = rest.find(BEGIN) {
-        let header_end = start + rest[start..].find("-->\n").ok_or("unterminated BEGIN marker")? + 4;
+        let header_end = start
+            + rest[start..]
+                .find("-->\n")
+                .ok_or("unterminated BEGIN marker")?
+            + 4;
         let spec = rest[start + BEGIN.len()..header_end - 4].trim().to_string();
         let end = rest[header_end..]
             .find(END)
