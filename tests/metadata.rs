@@ -548,6 +548,90 @@ fn example_workflows_validate_against_the_github_workflow_schema() {
     assert_valid_with_control("vendor.github-workflows", files, control, "$.jobs.x");
 }
 
+/// Our own actions are referenced by their moving major tag in copy-paste examples (users pin
+/// them as they like); everything else must be pinned by commit hash.
+const ZIZMOR_POLICY: &str = r#"rules:
+  unpinned-uses:
+    config:
+      policies:
+        "superinsight/deploy-tcb": ref-pin
+        "superinsight/deploy-tcb/*": ref-pin
+        "*": hash-pin
+"#;
+
+#[derive(Debug, Deserialize)]
+struct ZizmorFinding {
+    ident: String,
+    determinations: serde_json::Value,
+    locations: Vec<serde_json::Value>,
+}
+
+impl ZizmorFinding {
+    fn file(&self) -> String {
+        self.locations
+            .first()
+            .and_then(|l| l.pointer("/symbolic/key/Local/verbatim_path"))
+            .and_then(|p| p.as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+#[test]
+fn example_workflows_have_no_zizmor_findings() {
+    if !support::tool_or_skip("zizmor") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("zizmor.yml");
+    std::fs::write(&config, ZIZMOR_POLICY).unwrap();
+    // A control with a template injection proves the audits really ran.
+    let control = dir.path().join("control.yml");
+    std::fs::write(
+        &control,
+        "name: control\non: pull_request\npermissions: {}\njobs:\n  x:\n    name: x\n    \
+         runs-on: ubuntu-latest\n    steps:\n      - name: greet\n        \
+         run: echo \"${{ github.event.pull_request.title }}\"\n",
+    )
+    .unwrap();
+    let output = Command::new("zizmor")
+        .args([
+            "--offline",
+            "--persona",
+            "pedantic",
+            "--format",
+            "json",
+            "--config",
+        ])
+        .arg(&config)
+        .args(example_workflows())
+        .arg(&control)
+        .output()
+        .expect("zizmor runs");
+    let findings: Vec<ZizmorFinding> = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "zizmor gave no JSON report ({e}):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let control_name = control.display().to_string();
+    let (in_control, in_examples): (Vec<_>, Vec<_>) =
+        findings.iter().partition(|f| f.file() == control_name);
+    assert!(
+        in_examples.is_empty(),
+        "zizmor findings in examples/workflows:\n{}",
+        in_examples
+            .iter()
+            .map(|f| format!("  {} {}: {}", f.file(), f.ident, f.determinations))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        in_control.iter().any(|f| f.ident == "template-injection"),
+        "the control workflow was not flagged: {findings:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Workflows and README snippets use only what the actions declare
 

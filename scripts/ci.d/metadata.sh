@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tools for tests/metadata.rs: check-jsonschema validates every action.yml against GitHub's action
+# Tools for tests/metadata.rs. check-jsonschema validates every action.yml against GitHub's action
 # schema and the example workflows against the workflow schema (the SchemaStore schemas are
 # vendored in the wheel, so validation works offline). Sourced by .ci/run; idempotent.
 
@@ -19,4 +19,12 @@ metadata_install_check_jsonschema() {
 
 if [ "$(check-jsonschema --version 2>/dev/null | awk '{print $NF}')" != "$METADATA_CHECK_JSONSCHEMA_VERSION" ]; then
   metadata_install_check_jsonschema
+fi
+
+# zizmor audits the example workflows (tests/metadata.rs, offline).
+METADATA_ZIZMOR_VERSION=1.32.0
+if [ "$(zizmor --version 2>/dev/null | awk '{print $NF}')" != "$METADATA_ZIZMOR_VERSION" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check "zizmor==$METADATA_ZIZMOR_VERSION" ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
+      "zizmor==$METADATA_ZIZMOR_VERSION"
 fi
