@@ -170,7 +170,7 @@ pub mod tcbr;
 pub mod tcr;
 
 mod request;
-pub use request::RequestError;
+pub use request::{RequestError, validate};
 
 /// A Tencent Cloud product API the suite calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

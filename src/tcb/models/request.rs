@@ -51,17 +51,24 @@ impl Request {
                 action: action.to_string(),
             });
         };
-        let value: Value =
+        let mut value: Value =
             serde_json::from_slice(body).map_err(|e| RequestError::InvalidParameter {
                 reason: format!("malformed JSON ({e})"),
             })?;
-        validate(info.service, info.request, &value)?;
+        normalize(info.service, info.request, &mut value)?;
         super::parse_typed(action, &value)
     }
 }
 
 /// Checks `value` against the field table of the structure `name` of `service`.
 pub fn validate(service: Service, name: &str, value: &Value) -> Result<(), RequestError> {
+    normalize(service, name, &mut value.clone())
+}
+
+/// [`validate`], and turns numeric strings in number fields into numbers. The gateway reads
+/// them (API 3.0 also takes every parameter as a query string), and the official
+/// description's own example sends `"DurationSeconds": "1800"`.
+pub fn normalize(service: Service, name: &str, value: &mut Value) -> Result<(), RequestError> {
     let tables: HashMap<&'static str, Vec<Field>> = service.objects().into_iter().collect();
     let checker = Checker { tables: &tables };
     if !value.is_object() {
@@ -85,7 +92,7 @@ fn join(prefix: &str, name: &str) -> String {
 }
 
 impl Checker<'_> {
-    fn object(&self, name: &str, value: &Value, prefix: &str) -> Result<(), RequestError> {
+    fn object(&self, name: &str, value: &mut Value, prefix: &str) -> Result<(), RequestError> {
         let fields = self.tables.get(name).map(Vec::as_slice).unwrap_or_default();
         let Value::Object(map) = value else {
             unreachable!("callers check the value is an object")
@@ -100,7 +107,7 @@ impl Checker<'_> {
         }
         for field in fields {
             let path = join(prefix, field.wire);
-            match map.get(field.wire) {
+            match map.get_mut(field.wire) {
                 None | Some(Value::Null) if field.optional => {}
                 None | Some(Value::Null) => return Err(RequestError::MissingParameter { path }),
                 Some(item) => self.value(&field.ty, item, &path)?,
@@ -109,7 +116,8 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn value(&self, ty: &ApiType, value: &Value, path: &str) -> Result<(), RequestError> {
+    fn value(&self, ty: &ApiType, value: &mut Value, path: &str) -> Result<(), RequestError> {
+        coerce_number(ty, value);
         let ok = match ty {
             ApiType::String => value.is_string(),
             ApiType::Int64 => value.is_i64(),
@@ -120,7 +128,7 @@ impl Checker<'_> {
                 let Value::Array(items) = value else {
                     return Err(mistyped(ty, path));
                 };
-                for (index, item) in items.iter().enumerate() {
+                for (index, item) in items.iter_mut().enumerate() {
                     self.value(inner, item, &format!("{path}.{index}"))?;
                 }
                 true
@@ -133,6 +141,25 @@ impl Checker<'_> {
             }
         };
         if ok { Ok(()) } else { Err(mistyped(ty, path)) }
+    }
+}
+
+/// `"1800"` → `1800` for a number field; anything else is left for the type check.
+fn coerce_number(ty: &ApiType, value: &mut Value) {
+    let Value::String(text) = value else { return };
+    let number = match ty {
+        ApiType::Int64 => text.trim().parse::<i64>().ok().map(Value::from),
+        ApiType::UInt64 => text.trim().parse::<u64>().ok().map(Value::from),
+        ApiType::Float => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Value::from),
+        _ => None,
+    };
+    if let Some(number) = number {
+        *value = number;
     }
 }
 
@@ -224,7 +251,7 @@ mod tests {
             ("DescribeEnvBaseInfo", "[]", "InvalidParameter", "object"),
             (
                 "DescribeServerManageTask",
-                r#"{"EnvId":"e","ServerName":"s","TaskId":"0"}"#,
+                r#"{"EnvId":"e","ServerName":"s","TaskId":"zero"}"#,
                 "InvalidParameterValue",
                 "`TaskId`",
             ),
@@ -270,6 +297,21 @@ mod tests {
         };
         assert_eq!(request.gray_flow_ratio, None);
         assert_eq!(request.close_gray_release, Some(true));
+    }
+
+    #[test]
+    fn numeric_strings_are_read_as_numbers_in_number_fields_only() {
+        let body = r#"{"EnvId":"e","ServerName":"s","TaskId":"42"}"#;
+        let Request::DescribeServerManageTask(request) =
+            parse("DescribeServerManageTask", body).unwrap()
+        else {
+            panic!("wrong variant")
+        };
+        assert_eq!(request.task_id, 42);
+        let error = parse("DescribeEnvBaseInfo", r#"{"EnvId":1}"#).unwrap_err();
+        assert_eq!(error.code(), "InvalidParameterValue");
+        let body = r#"{"ProviderId":"p","WebIdentityToken":"t","RoleArn":"r","RoleSessionName":"n","DurationSeconds":"-1"}"#;
+        assert!(parse("AssumeRoleWithWebIdentity", body).is_ok());
     }
 
     #[test]
