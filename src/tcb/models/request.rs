@@ -315,6 +315,19 @@ mod tests {
     }
 
     #[test]
+    fn responses_read_null_and_missing_fields_as_defaults_and_ignore_new_ones() {
+        let body = r#"{"IsExist":true,"Task":{"Id":3,"Steps":null,"Status":null,"NewField":1},
+            "RequestId":"r"}"#;
+        let response: tcbr::DescribeServerManageTaskResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(response.task.id, 3);
+        assert!(response.task.steps.is_empty());
+        assert_eq!(response.task.status, "");
+        let empty: tcbr::DescribeCloudRunServerDetailResponse =
+            serde_json::from_str(r#"{"BaseInfo":null,"RequestId":"r"}"#).unwrap();
+        assert_eq!(empty.base_info, tcbr::ServerBaseInfo::default());
+    }
+
+    #[test]
     fn serialisation_leaves_out_absent_options_and_round_trips() {
         let request = tcbr::DescribeServerManageTaskRequest {
             env_id: "e".into(),
