@@ -948,3 +948,58 @@ fn the_endpoint_input_wins_and_secrets_stay_out_of_debug() {
     let shown = format!("{client:?}");
     assert!(!shown.contains("debug-secret-key"), "{shown}");
 }
+
+#[tokio::test]
+async fn keyless_credentials_come_from_sts_and_sign_later_calls() {
+    let sts_answer = format!(
+        r#""Credentials":{{"Token":"keyless-session-token","TmpSecretId":"AKID-keyless","TmpSecretKey":"{}"}},"ExpiredTime":{},"Expiration":"later""#,
+        wire::KEY,
+        chrono::Utc::now().timestamp() + 3600
+    );
+    let server = wire::Server::start(vec![wire::ok(&sts_answer), wire::ok(""), wire::ok("")]).await;
+    let endpoint = Endpoint::parse(&server.url).unwrap();
+    let sts_client = Client::new(Anonymous).endpoint(endpoint.clone());
+    let role = deploy_tcb::tcb::credentials::WebIdentityRole {
+        provider_id: "github-actions".into(),
+        role_arn: "qcs::cam::uin/100:roleName/deployer".into(),
+        role_session_name: "run-42".into(),
+        duration_seconds: Some(3600),
+    };
+    let fetches = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = fetches.clone();
+    let source = deploy_tcb::tcb::credentials::web_identity(sts_client, role, move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Ok("oidc.jwt.token".to_string()) })
+    });
+    let client = Client::new(source).endpoint(endpoint).retry(fast_retry(2));
+    let request = tcbr::DescribeEnvBaseInfoRequest {
+        env_id: "env-1".into(),
+    };
+    client.describe_env_base_info(&request).await.unwrap();
+    client.describe_env_base_info(&request).await.unwrap();
+    assert_eq!(
+        fetches.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "keys were not reused"
+    );
+
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(
+        seen[0].header("x-tc-action"),
+        Some("AssumeRoleWithWebIdentity")
+    );
+    assert_eq!(seen[0].header("authorization"), Some("SKIP"));
+    let body: Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(body["WebIdentityToken"], "oidc.jwt.token");
+    assert_eq!(body["RoleSessionName"], "run-42");
+    for call in &seen[1..] {
+        assert!(call.signature_valid);
+        assert_eq!(call.header("x-tc-token"), Some("keyless-session-token"));
+        assert!(
+            call.header("authorization")
+                .unwrap()
+                .contains("Credential=AKID-keyless/")
+        );
+    }
+}
