@@ -1003,3 +1003,20 @@ async fn keyless_credentials_come_from_sts_and_sign_later_calls() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_expired_signature_is_signed_again_once_only() {
+    let server = wire::Server::start(vec![
+        wire::error("AuthFailure.SignatureExpire"),
+        wire::error("AuthFailure.SignatureExpire"),
+        wire::ok(""),
+    ])
+    .await;
+    let client = client_for(&server, long_term());
+    let error = client
+        .describe_server_manage_task(&task_request())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("AuthFailure.SignatureExpire"));
+    assert_eq!(server.seen().len(), 2);
+}

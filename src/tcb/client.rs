@@ -251,7 +251,8 @@ impl Client {
             return self.attempt(request).await;
         }
         let started = Instant::now();
-        let mut token_refreshed = false;
+        // Each auth failure that a fresh signature or fresh keys can cure is retried once.
+        let (mut token_refreshed, mut resigned) = (false, false);
         let mut attempt = 1;
         loop {
             let error = match self.attempt(request).await {
@@ -260,12 +261,14 @@ impl Client {
             };
             let api = error.api();
             let auth_retry = api.is_some_and(|e| {
-                e.is_signature_expired() || (e.is_token_expired() && !token_refreshed)
+                (e.is_signature_expired() && !resigned)
+                    || (e.is_token_expired() && !token_refreshed)
             });
             if api.is_some_and(ApiError::is_token_expired) {
                 self.credentials.invalidate();
                 token_refreshed = true;
             }
+            resigned |= api.is_some_and(ApiError::is_signature_expired);
             if !(error.is_transient() || auth_retry) {
                 return Err(error);
             }
