@@ -324,7 +324,11 @@ pub struct ActionInfo {
 impl ActionInfo {
     /// Looks an action up by its `X-TC-Action` name.
     pub fn find(name: &str) -> Option<ActionInfo> {
-        actions().into_iter().find(|a| a.name == name)
+        static ALL: std::sync::OnceLock<Vec<ActionInfo>> = std::sync::OnceLock::new();
+        ALL.get_or_init(actions)
+            .iter()
+            .find(|a| a.name == name)
+            .cloned()
     }
 }
 
