@@ -276,7 +276,8 @@ impl Client {
                 return Err(gave_up::<A>(attempt, started, error));
             }
             let delay = self.retry.delay(attempt);
-            tracing::warn!(action = A::ACTION, attempt, ?delay, "retrying: {error}");
+            // Info, not a warning: a retry that succeeds is no news for the pull request.
+            tracing::info!(action = A::ACTION, attempt, ?delay, "retrying: {error}");
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
@@ -309,7 +310,7 @@ impl Client {
             tokio::time::sleep(self.retry.delay(attempt)).await;
             match recheck(error.clone()).await {
                 Ok(Recheck::Resend) => {
-                    tracing::warn!(
+                    tracing::info!(
                         action = A::ACTION,
                         attempt,
                         "re-check says not applied; resending: {error}"
