@@ -502,9 +502,15 @@ fn build_http(endpoint: &Endpoint) -> reqwest::Client {
     builder.build().expect("the TLS backend initialises")
 }
 
+/// The signed headers as reqwest takes them. `Host` is left to the HTTP stack, which derives
+/// the same value from the URL (host, and port when not the scheme's default) and, over
+/// HTTP/2, sends it as `:authority`.
 fn header_map(headers: &[(&'static str, String)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
+        if name.eq_ignore_ascii_case("host") {
+            continue;
+        }
         if let Ok(value) = HeaderValue::from_str(value) {
             let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
                 .expect("the signer only builds valid header names");
