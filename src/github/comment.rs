@@ -109,11 +109,11 @@ pub fn merge_section(
 fn splice(base: &str, id: &str, content: &str) -> String {
     let rendered = render_section(id, content);
     let (start, end) = (section_start(id), section_end(id));
-    if let Some(from) = base.find(&start) {
-        if let Some(rel) = base[from..].find(&end) {
-            let to = from + rel + end.len();
-            return format!("{}{rendered}{}", &base[..from], &base[to..]);
-        }
+    if let Some(from) = base.find(&start)
+        && let Some(rel) = base[from..].find(&end)
+    {
+        let to = from + rel + end.len();
+        return format!("{}{rendered}{}", &base[..from], &base[to..]);
     }
     let separator = if base.ends_with('\n') { "" } else { "\n" };
     format!("{base}{separator}{rendered}\n")
