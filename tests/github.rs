@@ -6,7 +6,8 @@ use std::time::Duration;
 use deploy_tcb::github::{
     AnnotationLevel, CheckAnnotation, CheckOutput, CheckRunUpdate, Client, CommitState, Conclusion,
     DeploymentState, GithubError, NewCheckRun, NewCommitStatus, NewDeployment, NewDeploymentStatus,
-    NewRelease, RefName, ReleaseUpdate, Repo, RetryPolicy, StickyComment, Tagger, section_content,
+    NewRelease, RefName, ReleaseUpdate, Repo, RetryPolicy, StickyComment, Tagger, merge_section,
+    section_content, sections,
 };
 use deploy_tcb::notify::{Channel, Notification, Notifier, Status};
 use deploy_tcb::runner::Secret;
@@ -216,7 +217,85 @@ async fn sticky_comment_is_found_beyond_the_first_page() {
                 .map(|(_, v)| v.clone())
         })
         .collect();
-    assert_eq!(pages, vec!["1", "1", "2"]);
+    // First write: look, create, look again (a racing job); second write: two pages.
+    assert_eq!(pages, vec!["1", "1", "1", "2"]);
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn racing_sticky_comments_are_folded_into_the_oldest() {
+    let Some(fake) = fake() else { return };
+    let sticky = StickyComment::new(31, "CI");
+    // Two jobs of the run each created the comment.
+    let first = fake.seed_comment(
+        8,
+        &merge_section(None, &sticky, "deploy/staging", "deployed"),
+    );
+    let second = fake.seed_comment(
+        8,
+        &merge_section(None, &sticky, "security-scan", "2 findings"),
+    );
+    let kept = client(&fake)
+        .upsert_sticky_section(8, &sticky, "canary", "step 2/4")
+        .await
+        .unwrap();
+    assert_eq!(kept.id, first);
+    let bodies = fake.comment_bodies(8);
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let ids: Vec<String> = sections(&bodies[0]).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, vec!["deploy/staging", "security-scan", "canary"]);
+    let deleted = fake.requests_for("issues/delete-comment");
+    assert_eq!(
+        deleted[0].path,
+        format!("/repos/acme/shop/issues/comments/{second}")
+    );
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_merged_branch_answer_is_an_error_not_a_deployment() {
+    let Some(fake) = fake() else { return };
+    let merged = Fault::status(202, "Auto-merged master into topic-branch on deployment.");
+    fake.inject(merged.on("repos/create-deployment"));
+    let new = NewDeployment::new("topic-branch", "staging", json!({}));
+    let error = client(&fake).create_deployment(&new).await.unwrap_err();
+    assert_eq!(error.status(), Some(202));
+    assert!(error.to_string().contains("merged"), "{error}");
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn an_exhausted_primary_rate_limit_waits_for_the_reset() {
+    let Some(fake) = fake() else { return };
+    let mut limited = Fault::status(403, "API rate limit exceeded for installation ID 1.");
+    limited.headers = vec![
+        ("x-ratelimit-remaining".into(), "0".into()),
+        (
+            "x-ratelimit-reset".into(),
+            chrono::Utc::now().timestamp().to_string(),
+        ),
+    ];
+    fake.inject(limited.on("checks/create"));
+    let github = client(&fake).with_retry(RetryPolicy {
+        attempts: 2,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_secs(2),
+    });
+    let started = std::time::Instant::now();
+    github
+        .create_check_run(&NewCheckRun::started("deploy", SHA))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for the reset"
+    );
+    let statuses: Vec<u16> = fake
+        .requests_for("checks/create")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![403, 201]);
     fake.assert_no_violations();
 }
 

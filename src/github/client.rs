@@ -184,6 +184,12 @@ impl Client {
         Client::new(&context.api_url, token, context.repo.clone())
     }
 
+    /// A client for the current run: `RunContext::from_env()` and [`Client::from_context`].
+    pub fn from_env(token: Secret) -> Result<(Client, RunContext)> {
+        let context = RunContext::from_env()?;
+        Ok((Client::from_context(&context, token)?, context))
+    }
+
     /// Replaces the retry policy (tests use millisecond backoffs).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Client {
         self.retry = retry;
