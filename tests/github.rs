@@ -757,3 +757,30 @@ async fn a_failing_webhook_is_a_warning_that_hides_the_url() {
     }
     assert_eq!(notifier.send_and_warn(&notification()).await, 0);
 }
+
+#[tokio::test]
+async fn a_rate_limited_webhook_is_retried_once() {
+    let sink = WebhookSink::start();
+    sink.answer("/slack", 200, "ok");
+    sink.answer_once("/slack", 429, "rate_limited");
+    sink.answer("/wecom", 503, "busy");
+    let notifier = Notifier::new(vec![
+        Channel::Slack {
+            webhook: Secret::new(format!("{}/slack/services/T/B/x-987", sink.base_url)),
+        },
+        Channel::WeCom {
+            webhook: Secret::new(format!("{}/wecom/send?key=k-987", sink.base_url)),
+        },
+    ])
+    .with_retry_delay(Duration::from_millis(5));
+    let failures = notifier.send(&notification()).await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].channel, "WeCom");
+    let count = |prefix: &str| {
+        sink.deliveries()
+            .iter()
+            .filter(|d| d.path_and_query.starts_with(prefix))
+            .count()
+    };
+    assert_eq!((count("/slack"), count("/wecom")), (2, 2));
+}

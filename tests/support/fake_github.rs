@@ -1406,8 +1406,9 @@ pub struct Delivery {
 
 struct SinkShared {
     deliveries: Mutex<Vec<Delivery>>,
-    /// Answers by path prefix: `(prefix, status, body)`; the first match wins.
-    answers: Mutex<Vec<(String, u16, String)>>,
+    /// Answers by path prefix: `(prefix, status, body, once)`; the first match wins and a
+    /// `once` answer is used up.
+    answers: Mutex<Vec<(String, u16, String, bool)>>,
 }
 
 /// A local HTTP server that records every POSTed body and answers as configured.
@@ -1456,11 +1457,18 @@ impl WebhookSink {
 
     /// Answers requests whose path starts with `prefix` with `status` and `body`.
     pub fn answer(&self, prefix: &str, status: u16, body: &str) {
-        self.shared
-            .answers
-            .lock()
-            .unwrap()
-            .push((prefix.to_string(), status, body.to_string()));
+        self.shared.answers.lock().unwrap().push((
+            prefix.to_string(),
+            status,
+            body.to_string(),
+            false,
+        ));
+    }
+
+    /// Answers the next request whose path starts with `prefix` with `status` and `body`.
+    pub fn answer_once(&self, prefix: &str, status: u16, body: &str) {
+        let mut answers = self.shared.answers.lock().unwrap();
+        answers.insert(0, (prefix.to_string(), status, body.to_string(), true));
     }
 
     pub fn deliveries(&self) -> Vec<Delivery> {
@@ -1494,13 +1502,19 @@ async fn sink(
         content_type: header(&headers, "content-type").map(str::to_string),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     });
-    let answer = shared
-        .answers
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|(prefix, _, _)| uri.path().starts_with(prefix.as_str()))
-        .map(|(_, status, body)| (*status, body.clone()));
+    let answer = {
+        let mut answers = shared.answers.lock().unwrap();
+        let index = answers
+            .iter()
+            .position(|(prefix, ..)| uri.path().starts_with(prefix.as_str()));
+        index.map(|i| {
+            let (_, status, body, once) = answers[i].clone();
+            if once {
+                answers.remove(i);
+            }
+            (status, body)
+        })
+    };
     let (status, body) = answer.unwrap_or((200, r#"{"errcode":0,"errmsg":"ok"}"#.to_string()));
     (StatusCode::from_u16(status).unwrap(), body).into_response()
 }
