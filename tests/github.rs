@@ -338,6 +338,20 @@ async fn deployments_record_statuses_and_rollback_finds_the_last_verified() {
     let second = deploy(&github, "staging", "shop-002", DeploymentState::Success).await;
     let third = deploy(&github, "staging", "shop-003", DeploymentState::Failure).await;
     deploy(&github, "production", "shop-001", DeploymentState::Success).await;
+    // The deploy action names environments `<env_id>/<service>` when none is given.
+    deploy(
+        &github,
+        "env-1a2b/shop",
+        "shop-009",
+        DeploymentState::Success,
+    )
+    .await;
+    let other = github
+        .successful_deployments("env-1a2b/shop", 10)
+        .await
+        .unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].deployment.environment, "env-1a2b/shop");
     // GitHub's auto_inactive marks the replaced staging deployment inactive.
     assert_eq!(
         fake.deployment_states(first),
@@ -442,6 +456,41 @@ async fn annotated_tags_and_moving_major_tags() {
     assert_eq!(patch.len(), 1);
     assert_eq!(patch[0].path, "/repos/acme/shop/git/refs/tags/v1");
     assert_eq!(patch[0].body.as_ref().unwrap()["force"], true);
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn sarif_uploads_are_gzipped_base64_and_pollable() {
+    let Some(fake) = fake() else { return };
+    let github = client(&fake);
+    let sarif = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "deploy-tcb"}}, "results": []}]});
+    let upload = deploy_tcb::github::SarifUpload {
+        commit_sha: SHA.into(),
+        git_ref: "refs/pull/7/merge".into(),
+        sarif: serde_json::to_vec(&sarif).unwrap(),
+        checkout_uri: Some("file:///github/workspace/".into()),
+        tool_name: Some("deploy-tcb".into()),
+        started_at: Some(chrono::Utc::now()),
+    };
+    let receipt = github.upload_sarif(&upload).await.unwrap();
+    assert_eq!(fake.sarif_uploads(), vec![sarif]);
+    let status = github.sarif_status(&receipt.id).await.unwrap();
+    assert_eq!(status.processing_status.as_deref(), Some("complete"));
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn matching_refs_list_release_tags() {
+    let Some(fake) = fake() else { return };
+    fake.seed_ref("tags/v1.2.0", SHA);
+    fake.seed_ref("tags/v1.3.0", SHA);
+    fake.seed_ref("tags/v2.0.0", SHA);
+    let refs = client(&fake)
+        .list_matching_refs(&RefName::Tag("v1.".into()))
+        .await
+        .unwrap();
+    let names: Vec<&str> = refs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec!["refs/tags/v1.2.0", "refs/tags/v1.3.0"]);
     fake.assert_no_violations();
 }
 

@@ -391,6 +391,7 @@ struct StateInner {
     refs: BTreeMap<String, (String, String)>,
     tags: BTreeMap<String, Value>,
     pulls: HashMap<String, Vec<Value>>,
+    sarifs: BTreeMap<String, Value>,
 }
 
 impl StateInner {
@@ -607,6 +608,11 @@ impl FakeGithub {
     /// Refs as `full name → (sha, object type)`.
     pub fn refs(&self) -> BTreeMap<String, (String, String)> {
         self.with(|s| s.refs.clone())
+    }
+
+    /// The SARIF documents uploaded to code scanning, decoded.
+    pub fn sarif_uploads(&self) -> Vec<Value> {
+        self.with(|s| s.sarifs.values().cloned().collect())
     }
 
     /// The tag object a sha names, if one was created.
@@ -957,6 +963,18 @@ fn serve(
         op if op.contains("deployment") => deployments(spec, s, op, params, query, body),
         op if op.contains("release") => releases(spec, s, op, params, query, body),
         op if op.starts_with("git/") => git(spec, s, op, params, body),
+        "code-scanning/upload-sarif" => upload_sarif(s, body),
+        "code-scanning/get-sarif" => match s.sarifs.contains_key(&params["sarif_id"]) {
+            true => {
+                let mut status = spec.example("code-scanning-sarif-upload-status");
+                status["analyses_url"] = json!(format!(
+                    "https://api.github.com/repos/acme/shop/code-scanning/analyses?sarif_id={}",
+                    params["sarif_id"]
+                ));
+                (200, Some(status))
+            }
+            false => message(404, "Not Found"),
+        },
         "repos/list-pull-requests-associated-with-commit" => {
             let list = s
                 .pulls
@@ -967,6 +985,30 @@ fn serve(
         }
         other => message(501, &format!("the fake does not serve {other}")),
     }
+}
+
+/// Decodes the upload (base64 of gzip, as GitHub requires) and keeps the SARIF document.
+fn upload_sarif(s: &mut StateInner, body: Value) -> Answer {
+    use base64::Engine as _;
+    use std::io::Read;
+    let encoded = body["sarif"].as_str().unwrap_or_default();
+    let Ok(gzipped) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
+        return message(400, "The sarif field is not base64.");
+    };
+    let mut text = String::new();
+    if flate2::read::GzDecoder::new(&gzipped[..])
+        .read_to_string(&mut text)
+        .is_err()
+    {
+        return message(400, "The sarif field is not gzip-compressed.");
+    }
+    let Ok(sarif) = serde_json::from_str::<Value>(&text) else {
+        return message(400, "The SARIF is not JSON.");
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    s.sarifs.insert(id.clone(), sarif);
+    let url = format!("https://api.github.com/repos/acme/shop/code-scanning/sarifs/{id}");
+    (202, Some(json!({"id": id, "url": url})))
 }
 
 fn check_run_write(
