@@ -244,11 +244,12 @@ impl Spec {
 
     /// The description at `path` (restricted to `only`), compiled once per test binary.
     pub fn cached(path: &Path, only: Option<&[String]>) -> Arc<Spec> {
-        static SPECS: OnceLock<Mutex<HashMap<std::path::PathBuf, Arc<Spec>>>> = OnceLock::new();
+        type Key = (std::path::PathBuf, Option<Vec<String>>);
+        static SPECS: OnceLock<Mutex<HashMap<Key, Arc<Spec>>>> = OnceLock::new();
         let specs = SPECS.get_or_init(Default::default);
         let mut specs = specs.lock().unwrap_or_else(|e| e.into_inner());
         specs
-            .entry(path.to_path_buf())
+            .entry((path.to_path_buf(), only.map(<[String]>::to_vec)))
             .or_insert_with(|| Arc::new(Spec::load_paths(path, only)))
             .clone()
     }
