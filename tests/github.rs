@@ -1009,4 +1009,13 @@ async fn every_operation_is_valid_on_the_subset() {
     let Some(fake) = fake() else { return };
     every_operation(&client(&fake), &fake).await;
     fake.assert_no_violations();
+    // The token travels in the Authorization header and nowhere else.
+    for request in fake.requests() {
+        let visible = format!("{} {:?} {:?}", request.path, request.query, request.body);
+        assert!(!visible.contains(TOKEN), "token in {visible}");
+        assert_eq!(
+            request.authorization.as_deref(),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+    }
 }
