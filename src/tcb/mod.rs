@@ -1,1 +1,3 @@
 //! Tencent Cloud API layer: TC3 signing, the tcbr / sts / tcr clients, models, errors, retries.
+
+pub mod tc3;
