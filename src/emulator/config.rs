@@ -134,7 +134,13 @@ impl ServiceConfig {
                 }
             }
             ("OperationMode", Str(v)) => {
-                let modes = ["noScale", "condScale", "alwaysScale", "custom", "manualScale"];
+                let modes = [
+                    "noScale",
+                    "condScale",
+                    "alwaysScale",
+                    "custom",
+                    "manualScale",
+                ];
                 self.operation_mode = one_of(key, v, &modes)?;
             }
             ("LogSetId" | "LogTopicId" | "LogParseType", Str(v)) => {
@@ -191,13 +197,20 @@ fn one_of(key: &str, v: String, allowed: &[&str]) -> Result<String, ItemError> {
     if allowed.contains(&v.as_str()) {
         Ok(v)
     } else {
-        Err(format!("Items[{key}]: `{v}` is not one of {}", allowed.join(", ")))
+        Err(format!(
+            "Items[{key}]: `{v}` is not one of {}",
+            allowed.join(", ")
+        ))
     }
 }
 
 fn access_types(v: Vec<String>) -> Result<Vec<String>, ItemError> {
     for t in &v {
-        one_of("AccessTypes", t.clone(), &["PUBLIC", "OA", "MINIAPP", "VPC"])?;
+        one_of(
+            "AccessTypes",
+            t.clone(),
+            &["PUBLIC", "OA", "MINIAPP", "VPC"],
+        )?;
     }
     Ok(v)
 }
@@ -209,7 +222,10 @@ fn env_params(v: String) -> Result<String, ItemError> {
     }
     match serde_json::from_str::<serde_json::Value>(&v) {
         Ok(serde_json::Value::Object(_)) => Ok(v),
-        _ => Err("Items[EnvParam] must be a JSON object in a string, e.g. \"{\\\"K\\\":\\\"V\\\"}\"".into()),
+        _ => Err(
+            "Items[EnvParam] must be a JSON object in a string, e.g. \"{\\\"K\\\":\\\"V\\\"}\""
+                .into(),
+        ),
     }
 }
 
@@ -225,7 +241,8 @@ mod tests {
         c.apply("MaxNum", Int(10)).unwrap();
         c.apply("MinNum", Int(1)).unwrap();
         c.apply("CpuSpecs", Float(1.0)).unwrap();
-        c.apply("AccessTypes", Array(vec!["OA".into(), "PUBLIC".into()])).unwrap();
+        c.apply("AccessTypes", Array(vec!["OA".into(), "PUBLIC".into()]))
+            .unwrap();
         c.apply("EnvParam", Str(r#"{"A":"1"}"#.into())).unwrap();
         assert_eq!((c.port, c.min_num, c.max_num, c.cpu), (8080, 1, 10, 1.0));
         assert_eq!(c.access_types, vec!["OA", "PUBLIC"]);
@@ -237,8 +254,16 @@ mod tests {
         let err = c.apply("MinNum", Str("1".into())).unwrap_err();
         assert!(err.contains("IntValue") && err.contains("MinNum"), "{err}");
         assert!(c.apply("Port", Int(70_000)).unwrap_err().contains("port"));
-        assert!(c.apply("Colour", Str("red".into())).unwrap_err().contains("Colour"));
-        assert!(c.apply("EnvParam", Str("A=1".into())).unwrap_err().contains("JSON"));
+        assert!(
+            c.apply("Colour", Str("red".into()))
+                .unwrap_err()
+                .contains("Colour")
+        );
+        assert!(
+            c.apply("EnvParam", Str("A=1".into()))
+                .unwrap_err()
+                .contains("JSON")
+        );
         assert!(c.apply("AccessTypes", Array(vec!["WEB".into()])).is_err());
         assert!(c.apply("MinNum", Int(9)).unwrap_err().contains("MaxNum"));
     }

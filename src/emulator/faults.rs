@@ -148,10 +148,7 @@ impl FaultRule {
                 .action
                 .as_deref()
                 .is_none_or(|a| Some(a) == action || task_rule)
-            && self
-                .service
-                .as_deref()
-                .is_none_or(|s| Some(s) == service)
+            && self.service.as_deref().is_none_or(|s| Some(s) == service)
     }
 }
 
@@ -245,7 +242,8 @@ impl Faults {
                     faults.fail_at = Some((StepName::BuildImage, reason, true));
                 }
                 (FaultKind::TaskFail, Some(step)) if faults.fail_at.is_none() => {
-                    let reason = message.unwrap_or_else(|| format!("{step} failed (injected fault)"));
+                    let reason =
+                        message.unwrap_or_else(|| format!("{step} failed (injected fault)"));
                     faults.fail_at = Some((step, reason, false));
                 }
                 (FaultKind::TaskStuck, Some(step)) if faults.stuck_at.is_none() => {
@@ -258,7 +256,12 @@ impl Faults {
     }
 
     /// The rules that match and are drawn this time; spends one of each one's `times`.
-    fn fire(&mut self, target: Target, action: Option<&str>, service: Option<&str>) -> Vec<FaultRule> {
+    fn fire(
+        &mut self,
+        target: Target,
+        action: Option<&str>,
+        service: Option<&str>,
+    ) -> Vec<FaultRule> {
         let mut fired = Vec::new();
         for rule in &mut self.set.rules {
             if rule.times == Some(0) || !rule.matches(target, action, service) {
@@ -296,9 +299,8 @@ mod tests {
 
     #[test]
     fn a_throttle_rule_hits_only_its_action_and_only_as_often_as_told() {
-        let mut f = faults(
-            r#"{"rules":[{"kind":"throttle","action":"UpdateCloudRunServer","times":1}]}"#,
-        );
+        let mut f =
+            faults(r#"{"rules":[{"kind":"throttle","action":"UpdateCloudRunServer","times":1}]}"#);
         assert_eq!(f.for_api("DescribeCloudRunServers", None).outcome, None);
         assert_eq!(
             f.for_api("UpdateCloudRunServer", Some("api")).outcome,
@@ -340,7 +342,8 @@ mod tests {
     fn invalid_rules_say_what_is_missing() {
         let err = FaultSet::parse(r#"{"rules":[{"kind":"latency"}]}"#).unwrap_err();
         assert!(err.contains("needs `ms`"), "{err}");
-        let err = FaultSet::parse(r#"{"rules":[{"kind":"throttle","probability":2}]}"#).unwrap_err();
+        let err =
+            FaultSet::parse(r#"{"rules":[{"kind":"throttle","probability":2}]}"#).unwrap_err();
         assert!(err.contains("outside 0..1"), "{err}");
         assert!(FaultSet::parse(r#"{"rules":[{"kind":"nope"}]}"#).is_err());
         assert!(FaultSet::parse(r#"{"rules":[],"extra":1}"#).is_err());

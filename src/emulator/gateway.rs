@@ -43,7 +43,10 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
     let started = Instant::now();
     let path = request.uri().path().to_string();
     let Some((env, service, rest)) = parse_path(&path) else {
-        return Ok(problem(StatusCode::NOT_FOUND, "gateway URLs are /_gw/<env>/<service>/<path>"));
+        return Ok(problem(
+            StatusCode::NOT_FOUND,
+            "gateway URLs are /_gw/<env>/<service>/<path>",
+        ));
     };
     let decision = match decide(shared, &request, env, service) {
         Ok(decision) => decision,
@@ -61,7 +64,14 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
         ),
         _ => answer(&decision, env, service, &rest, request.method().as_str()),
     };
-    record(shared, env, service, &decision.version, response.status(), started);
+    record(
+        shared,
+        env,
+        service,
+        &decision.version,
+        response.status(),
+        started,
+    );
     Ok(response)
 }
 
@@ -86,7 +96,11 @@ fn decide(
             &format!("service `{service}` has no version online yet"),
         ));
     };
-    let (image, behaviour) = match inner.world.service(env, service).and_then(|s| s.version(&version)) {
+    let (image, behaviour) = match inner
+        .world
+        .service(env, service)
+        .and_then(|s| s.version(&version))
+    {
         Ok(v) => (v.image.clone(), v.behaviour.clone()),
         Err(e) => return Err(problem(StatusCode::SERVICE_UNAVAILABLE, &e.message)),
     };
@@ -124,7 +138,13 @@ fn request_keys<'r>(request: &'r Request<Incoming>) -> RequestKeys<'r> {
 }
 
 /// The synthetic app's answer.
-fn answer(decision: &Decision, env: &str, service: &str, path: &str, method: &str) -> Response<Body> {
+fn answer(
+    decision: &Decision,
+    env: &str,
+    service: &str,
+    path: &str,
+    method: &str,
+) -> Response<Body> {
     let mut response = if HEALTH_PATHS.contains(&path) {
         if decision.behaviour.healthy {
             json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
@@ -156,7 +176,14 @@ fn problem(status: StatusCode, message: &str) -> Response<Body> {
     json(status, &serde_json::json!({ "error": message }))
 }
 
-fn record(shared: &Shared, env: &str, service: &str, version: &str, status: StatusCode, started: Instant) {
+fn record(
+    shared: &Shared,
+    env: &str,
+    service: &str,
+    version: &str,
+    status: StatusCode,
+    started: Instant,
+) {
     shared
         .lock()
         .metrics
@@ -173,7 +200,10 @@ mod tests {
             parse_path("/_gw/env-1/web/api/items"),
             Some(("env-1", "web", "/api/items".to_string()))
         );
-        assert_eq!(parse_path("/_gw/env-1/web"), Some(("env-1", "web", "/".to_string())));
+        assert_eq!(
+            parse_path("/_gw/env-1/web"),
+            Some(("env-1", "web", "/".to_string()))
+        );
         assert_eq!(parse_path("/_gw/env-1/"), None);
         assert_eq!(parse_path("/other"), None);
         assert_eq!(

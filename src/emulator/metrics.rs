@@ -28,7 +28,14 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts one gateway request answered by `version` (empty when no version could serve).
-    pub fn record_gateway(&mut self, env: &str, service: &str, version: &str, code: u16, took: Duration) {
+    pub fn record_gateway(
+        &mut self,
+        env: &str,
+        service: &str,
+        version: &str,
+        code: u16,
+        took: Duration,
+    ) {
         let key = (env.to_string(), service.to_string(), version.to_string());
         let stats = self.gateway.entry(key).or_default();
         *stats.by_code.entry(code).or_default() += 1;
@@ -64,17 +71,30 @@ impl Metrics {
     }
 
     fn render_requests(&self, out: &mut String) {
-        header(out, "tcb_gateway_requests_total", "counter", "Gateway requests by version and HTTP status.");
+        header(
+            out,
+            "tcb_gateway_requests_total",
+            "counter",
+            "Gateway requests by version and HTTP status.",
+        );
         for ((env, service, version), stats) in &self.gateway {
             for (code, count) in &stats.by_code {
                 let labels = labels(env, service, version);
-                let _ = writeln!(out, "tcb_gateway_requests_total{{{labels},code=\"{code}\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "tcb_gateway_requests_total{{{labels},code=\"{code}\"}} {count}"
+                );
             }
         }
     }
 
     fn render_errors(&self, out: &mut String) {
-        header(out, "tcb_gateway_errors_total", "counter", "Gateway requests answered with a 5xx status.");
+        header(
+            out,
+            "tcb_gateway_errors_total",
+            "counter",
+            "Gateway requests answered with a 5xx status.",
+        );
         for ((env, service, version), stats) in &self.gateway {
             let labels = labels(env, service, version);
             let _ = writeln!(out, "tcb_gateway_errors_total{{{labels}}} {}", stats.errors);
@@ -83,7 +103,12 @@ impl Metrics {
 
     fn render_latency(&self, out: &mut String) {
         let name = "tcb_gateway_request_duration_seconds";
-        header(out, name, "histogram", "Gateway request latency by version.");
+        header(
+            out,
+            name,
+            "histogram",
+            "Gateway request latency by version.",
+        );
         for ((env, service, version), stats) in &self.gateway {
             let labels = labels(env, service, version);
             for (count, bound) in stats.buckets.iter().zip(BUCKETS) {
@@ -96,7 +121,12 @@ impl Metrics {
     }
 
     fn render_api(&self, out: &mut String) {
-        header(out, "tcb_api_requests_total", "counter", "API requests by action and result code.");
+        header(
+            out,
+            "tcb_api_requests_total",
+            "counter",
+            "API requests by action and result code.",
+        );
         for ((action, code), count) in &self.api {
             let _ = writeln!(
                 out,
@@ -142,7 +172,9 @@ mod tests {
         m.record_api("DescribeCloudRunServers", "ok");
         let text = m.render();
         let labels = r#"env="env-1",service="web",version="web-001""#;
-        assert!(text.contains(&format!("tcb_gateway_requests_total{{{labels},code=\"200\"}} 1")));
+        assert!(text.contains(&format!(
+            "tcb_gateway_requests_total{{{labels},code=\"200\"}} 1"
+        )));
         assert!(text.contains(&format!("tcb_gateway_errors_total{{{labels}}} 1")));
         assert!(text.contains(&format!(
             "tcb_gateway_request_duration_seconds_bucket{{{labels},le=\"0.005\"}} 1"
@@ -150,8 +182,14 @@ mod tests {
         assert!(text.contains(&format!(
             "tcb_gateway_request_duration_seconds_bucket{{{labels},le=\"0.5\"}} 2"
         )));
-        assert!(text.contains(&format!("tcb_gateway_request_duration_seconds_count{{{labels}}} 2")));
-        assert!(text.contains(r#"tcb_api_requests_total{action="DescribeCloudRunServers",code="ok"} 1"#));
+        assert!(text.contains(&format!(
+            "tcb_gateway_request_duration_seconds_count{{{labels}}} 2"
+        )));
+        assert!(
+            text.contains(
+                r#"tcb_api_requests_total{action="DescribeCloudRunServers",code="ok"} 1"#
+            )
+        );
         assert!(text.contains("# TYPE tcb_gateway_request_duration_seconds histogram"));
     }
 

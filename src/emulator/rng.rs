@@ -60,14 +60,19 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_stream() {
-        let a: Vec<u64> = (0..5).map({
-            let mut r = SeededRng::new(7);
-            move |_| r.next_u64()
-        }).collect();
+        let a: Vec<u64> = (0..5)
+            .map({
+                let mut r = SeededRng::new(7);
+                move |_| r.next_u64()
+            })
+            .collect();
         let mut r = SeededRng::new(7);
         let b: Vec<u64> = (0..5).map(|_| r.next_u64()).collect();
         assert_eq!(a, b);
-        assert_ne!(SeededRng::derive(7, "a").next_u64(), SeededRng::derive(7, "b").next_u64());
+        assert_ne!(
+            SeededRng::derive(7, "a").next_u64(),
+            SeededRng::derive(7, "b").next_u64()
+        );
     }
 
     #[test]

@@ -12,7 +12,11 @@ pub struct RequestKeys<'a> {
 
 /// The version that serves a request, or `None` when no version is online. `roll` is a uniform
 /// draw in `[0, 1)`.
-pub fn choose_version<'t>(traffic: &'t Traffic, keys: &RequestKeys<'_>, roll: f64) -> Option<&'t str> {
+pub fn choose_version<'t>(
+    traffic: &'t Traffic,
+    keys: &RequestKeys<'_>,
+    roll: f64,
+) -> Option<&'t str> {
     match traffic.kind.as_str() {
         "URL_PARAMS" | "HEADERS" => by_param(traffic, keys),
         _ => by_ratio(traffic, roll),
@@ -31,15 +35,26 @@ fn by_ratio(traffic: &Traffic, roll: f64) -> Option<&str> {
         }
         point -= f64::from(route.ratio);
     }
-    traffic.routes.iter().rev().find(|r| r.ratio > 0).map(|r| r.version.as_str())
+    traffic
+        .routes
+        .iter()
+        .rev()
+        .find(|r| r.ratio > 0)
+        .map(|r| r.version.as_str())
 }
 
 fn by_param<'t>(traffic: &'t Traffic, keys: &RequestKeys<'_>) -> Option<&'t str> {
-    let mut candidates: Vec<_> = traffic.routes.iter().filter(|r| r.param.is_some()).collect();
+    let mut candidates: Vec<_> = traffic
+        .routes
+        .iter()
+        .filter(|r| r.param.is_some())
+        .collect();
     candidates.sort_by_key(|r| r.priority);
     let headers = traffic.kind == "HEADERS";
     for route in candidates {
-        let Some((key, pattern)) = &route.param else { continue };
+        let Some((key, pattern)) = &route.param else {
+            continue;
+        };
         let hit = if headers {
             keys.headers
                 .iter()
@@ -96,14 +111,18 @@ mod tests {
     fn flow_ratio_splits_by_the_draw() {
         let traffic = Traffic {
             kind: "FLOW".into(),
-            routes: vec![route("a-001", 90, true, None), route("a-002", 10, false, None)],
+            routes: vec![
+                route("a-001", 90, true, None),
+                route("a-002", 10, false, None),
+            ],
         };
         let keys = RequestKeys::default();
         assert_eq!(choose_version(&traffic, &keys, 0.0), Some("a-001"));
         assert_eq!(choose_version(&traffic, &keys, 0.899), Some("a-001"));
         assert_eq!(choose_version(&traffic, &keys, 0.9), Some("a-002"));
         assert_eq!(choose_version(&traffic, &keys, 0.999), Some("a-002"));
-        let draws = (0..1000).filter(|i| choose_version(&traffic, &keys, *i as f64 / 1000.0) == Some("a-002"));
+        let draws = (0..1000)
+            .filter(|i| choose_version(&traffic, &keys, *i as f64 / 1000.0) == Some("a-002"));
         assert_eq!(draws.count(), 100);
     }
 
@@ -111,10 +130,15 @@ mod tests {
     fn a_zero_share_version_gets_nothing_and_no_routes_means_offline() {
         let traffic = Traffic {
             kind: "FLOW".into(),
-            routes: vec![route("a-001", 100, true, None), route("a-002", 0, false, None)],
+            routes: vec![
+                route("a-001", 100, true, None),
+                route("a-002", 0, false, None),
+            ],
         };
         let keys = RequestKeys::default();
-        assert!((0..100).all(|i| choose_version(&traffic, &keys, i as f64 / 100.0) == Some("a-001")));
+        assert!(
+            (0..100).all(|i| choose_version(&traffic, &keys, i as f64 / 100.0) == Some("a-001"))
+        );
         assert_eq!(choose_version(&Traffic::default(), &keys, 0.5), None);
     }
 
@@ -122,13 +146,25 @@ mod tests {
     fn headers_and_url_params_pick_their_version_else_the_default() {
         let mut traffic = Traffic {
             kind: "HEADERS".into(),
-            routes: vec![route("a-001", 0, true, None), route("a-002", 0, false, Some(("x-canary", "yes*")))],
+            routes: vec![
+                route("a-001", 0, true, None),
+                route("a-002", 0, false, Some(("x-canary", "yes*"))),
+            ],
         };
-        let hit = RequestKeys { query: vec![], headers: vec![("X-Canary", "yes-please")] };
+        let hit = RequestKeys {
+            query: vec![],
+            headers: vec![("X-Canary", "yes-please")],
+        };
         assert_eq!(choose_version(&traffic, &hit, 0.0), Some("a-002"));
-        assert_eq!(choose_version(&traffic, &RequestKeys::default(), 0.0), Some("a-001"));
+        assert_eq!(
+            choose_version(&traffic, &RequestKeys::default(), 0.0),
+            Some("a-001")
+        );
         traffic.kind = "URL_PARAMS".into();
-        let query = RequestKeys { query: vec![("x-canary".into(), "yes".into())], headers: vec![] };
+        let query = RequestKeys {
+            query: vec![("x-canary".into(), "yes".into())],
+            headers: vec![],
+        };
         assert_eq!(choose_version(&traffic, &query, 0.0), Some("a-002"));
     }
 

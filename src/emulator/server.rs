@@ -100,7 +100,10 @@ impl Shared {
 
     /// The state, advanced to now.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         inner.world.tick(self.clock.now());
         inner
     }
@@ -127,7 +130,9 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
             accepted = listener.accept() => accepted,
             _ = stop.changed() => break,
         };
-        let Ok((stream, peer)) = accepted else { continue };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -173,7 +178,10 @@ async fn control(shared: &Shared, request: Request<Incoming>) -> Response<Body> 
         (Method::GET, "/_emulator/health") => text(StatusCode::OK, "ok\n"),
         (Method::GET, "/_emulator/faults") => {
             let set = shared.lock().faults.set().clone();
-            json(StatusCode::OK, &serde_json::to_value(set).unwrap_or_default())
+            json(
+                StatusCode::OK,
+                &serde_json::to_value(set).unwrap_or_default(),
+            )
         }
         (Method::DELETE, "/_emulator/faults") => {
             shared.lock().faults.replace(FaultSet::default());
@@ -187,11 +195,16 @@ async fn control(shared: &Shared, request: Request<Incoming>) -> Response<Body> 
             match FaultSet::parse(&String::from_utf8_lossy(&body)) {
                 Ok(set) => {
                     shared.lock().faults.replace(set.clone());
-                    json(StatusCode::OK, &serde_json::to_value(set).unwrap_or_default())
+                    json(
+                        StatusCode::OK,
+                        &serde_json::to_value(set).unwrap_or_default(),
+                    )
                 }
                 Err(message) => problem(
                     StatusCode::BAD_REQUEST,
-                    &format!("faults: {message}; send {{\"rules\": [{{\"kind\": \"throttle\", ...}}]}}"),
+                    &format!(
+                        "faults: {message}; send {{\"rules\": [{{\"kind\": \"throttle\", ...}}]}}"
+                    ),
                 ),
             }
         }
@@ -218,9 +231,10 @@ pub async fn read_body(request: Request<Incoming>) -> Result<Bytes, String> {
 pub fn text(status: StatusCode, body: &str) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 

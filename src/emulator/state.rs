@@ -49,6 +49,9 @@ pub struct World {
     /// The emulated clock when the state was saved, so tasks resume where they were.
     pub emu_ms: u64,
     pub seed: u64,
+    /// Temporary credentials issued by sts, by TmpSecretId.
+    #[serde(default)]
+    pub temp_credentials: BTreeMap<String, super::auth::TempCredential>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -240,6 +243,7 @@ impl World {
             next_order_id: 1,
             emu_ms: now.emu_ms,
             seed,
+            temp_credentials: BTreeMap::new(),
         };
         for env in envs {
             world.ensure_env(env, now);
@@ -251,7 +255,10 @@ impl World {
     pub fn ensure_env(&mut self, id: &str, now: Now) {
         self.envs.entry(id.to_string()).or_insert_with(|| Env {
             id: id.to_string(),
-            alias: id.rsplit_once('-').map_or(id, |(alias, _)| alias).to_string(),
+            alias: id
+                .rsplit_once('-')
+                .map_or(id, |(alias, _)| alias)
+                .to_string(),
             region: "ap-shanghai".into(),
             created: now.stamp(),
             services: BTreeMap::new(),
@@ -261,7 +268,10 @@ impl World {
 
     pub fn env(&self, env: &str) -> ApiResult<&Env> {
         self.envs.get(env).ok_or_else(|| {
-            ApiError::new("ResourceNotFound", format!("environment `{env}` does not exist"))
+            ApiError::new(
+                "ResourceNotFound",
+                format!("environment `{env}` does not exist"),
+            )
         })
     }
 
@@ -276,7 +286,10 @@ impl World {
         self.envs
             .get_mut(env)
             .ok_or_else(|| {
-                ApiError::new("ResourceNotFound", format!("environment `{env}` does not exist"))
+                ApiError::new(
+                    "ResourceNotFound",
+                    format!("environment `{env}` does not exist"),
+                )
             })?
             .services
             .get_mut(name)
@@ -315,7 +328,10 @@ impl World {
         check_server_name(name)?;
         let stamp = now.stamp();
         let environment = self.envs.get_mut(env).ok_or_else(|| {
-            ApiError::new("ResourceNotFound", format!("environment `{env}` does not exist"))
+            ApiError::new(
+                "ResourceNotFound",
+                format!("environment `{env}` does not exist"),
+            )
         })?;
         if environment.services.contains_key(name) {
             return Err(failed(format!(
@@ -345,7 +361,10 @@ impl World {
                 last_released: String::new(),
             },
         );
-        let spec = DeploySpec { gray: false, ..spec };
+        let spec = DeploySpec {
+            gray: false,
+            ..spec
+        };
         self.start_deploy(now, env, name, spec, behaviour, faults)
     }
 
@@ -366,7 +385,14 @@ impl World {
         service.config = config;
         // A gray release needs a serving version to compare with.
         let gray = spec.gray && service.traffic.serving().is_some();
-        self.start_deploy(now, env, name, DeploySpec { gray, ..spec }, behaviour, faults)
+        self.start_deploy(
+            now,
+            env,
+            name,
+            DeploySpec { gray, ..spec },
+            behaviour,
+            faults,
+        )
     }
 
     fn start_deploy(
@@ -479,11 +505,20 @@ impl World {
     }
 
     /// `ReleaseGray`: set the split of the open canary, or close it at 100%.
-    pub fn release_gray(&mut self, now: Now, env: &str, name: &str, spec: GraySpec) -> ApiResult<()> {
+    pub fn release_gray(
+        &mut self,
+        now: Now,
+        env: &str,
+        name: &str,
+        spec: GraySpec,
+    ) -> ApiResult<()> {
         self.tick(now);
         let stamp = now.stamp();
         let environment = self.envs.get_mut(env).ok_or_else(|| {
-            ApiError::new("ResourceNotFound", format!("environment `{env}` does not exist"))
+            ApiError::new(
+                "ResourceNotFound",
+                format!("environment `{env}` does not exist"),
+            )
         })?;
         let service = environment
             .services
@@ -502,7 +537,12 @@ impl World {
         } else {
             let run_id = service.tasks[index].run_id.clone();
             let split = describe_split(&service.traffic);
-            log(&mut environment.logs, &run_id, &stamp, &format!("traffic split set: {split}"));
+            log(
+                &mut environment.logs,
+                &run_id,
+                &stamp,
+                &format!("traffic split set: {split}"),
+            );
         }
         Ok(())
     }
@@ -518,7 +558,10 @@ impl World {
     ) -> ApiResult<()> {
         self.tick(now);
         let environment = self.envs.get_mut(env).ok_or_else(|| {
-            ApiError::new("ResourceNotFound", format!("environment `{env}` does not exist"))
+            ApiError::new(
+                "ResourceNotFound",
+                format!("environment `{env}` does not exist"),
+            )
         })?;
         let service = environment
             .services
@@ -572,12 +615,15 @@ struct TaskStart<'a> {
 
 impl Service {
     pub fn version(&self, name: &str) -> ApiResult<&Version> {
-        self.versions.iter().find(|v| v.name == name).ok_or_else(|| {
-            ApiError::new(
-                "ResourceNotFound.VersionNotFound",
-                format!("version `{name}` of `{}` does not exist", self.name),
-            )
-        })
+        self.versions
+            .iter()
+            .find(|v| v.name == name)
+            .ok_or_else(|| {
+                ApiError::new(
+                    "ResourceNotFound.VersionNotFound",
+                    format!("version `{name}` of `{}` does not exist", self.name),
+                )
+            })
     }
 
     fn version_mut(&mut self, name: &str) -> Option<&mut Version> {
@@ -601,7 +647,10 @@ impl Service {
 
     fn check_no_running_task(&self, action: &str) -> ApiResult<()> {
         match self.running_task() {
-            Some(_) => Err(ApiError::new("ResourceInUse", format!("[{action}] {CONFLICT}"))),
+            Some(_) => Err(ApiError::new(
+                "ResourceInUse",
+                format!("[{action}] {CONFLICT}"),
+            )),
             None => Ok(()),
         }
     }
@@ -610,7 +659,9 @@ impl Service {
         let index = self.task_index(0);
         match index.map(|i| &self.tasks[i]) {
             Some(task) if task.progress.gray_open() => Ok(index.unwrap_or_default()),
-            Some(task) if task.release_type == "GRAY" && task.progress.status == TaskStatus::Running => {
+            Some(task)
+                if task.release_type == "GRAY" && task.progress.status == TaskStatus::Running =>
+            {
                 Err(failed(format!(
                     "gray release task {} is still deploying version `{}`; wait until its deploy steps finish",
                     task.id, task.version
@@ -700,7 +751,10 @@ impl Service {
                     param: None,
                 });
                 self.set_order(task.order_id, "open", false);
-                line(logs, &format!("gray release open: `{}` is ready for traffic", task.version));
+                line(
+                    logs,
+                    &format!("gray release open: `{}` is ready for traffic", task.version),
+                );
             }
             Transition::Finished => {
                 self.traffic = Traffic::only(&task.version);
@@ -708,10 +762,17 @@ impl Service {
                 self.updated = stamp.to_string();
                 self.last_released = stamp.to_string();
                 self.set_order(task.order_id, "finished", false);
-                line(logs, &format!("release finished: `{}` serves 100%", task.version));
+                line(
+                    logs,
+                    &format!("release finished: `{}` serves 100%", task.version),
+                );
             }
             Transition::Failed(step, reason) => {
-                let status = if *step == StepName::BuildImage { "build_failed" } else { "deploy_failed" };
+                let status = if *step == StepName::BuildImage {
+                    "build_failed"
+                } else {
+                    "deploy_failed"
+                };
                 if task.change_type == "deploy" {
                     self.set_version_status(&task.version, status, stamp);
                 }
@@ -740,9 +801,15 @@ impl Service {
         let (status, order_status, reason) = match operation {
             Operation::Done => (TaskStatus::Finished, "finished", ""),
             Operation::Cancel => (TaskStatus::Cancelled, "cancelled", "cancelled by operator"),
-            Operation::GoBack => (TaskStatus::RolledBack, "rolled_back", "rolled back by operator"),
+            Operation::GoBack => (
+                TaskStatus::RolledBack,
+                "rolled_back",
+                "rolled back by operator",
+            ),
         };
-        self.tasks[index].progress.close(status, now.emu_ms, &stamp, reason);
+        self.tasks[index]
+            .progress
+            .close(status, now.emu_ms, &stamp, reason);
         if operation == Operation::Done {
             self.traffic = Traffic::only(&task.version);
             self.status = "normal".into();
@@ -838,7 +905,11 @@ fn apply_items(config: &mut ServiceConfig, items: &[(String, ConfigValue)]) -> A
 
 /// How a deploy will end: an image that cannot run fails its build; a synthetic `crash` never
 /// becomes ready; faults come first.
-fn deploy_outcome(behaviour: &Result<Behaviour, String>, faults: &TaskFaults, gray: bool) -> Outcome {
+fn deploy_outcome(
+    behaviour: &Result<Behaviour, String>,
+    faults: &TaskFaults,
+    gray: bool,
+) -> Outcome {
     let fail_at = match (&faults.fail_at, behaviour) {
         (Some((step, reason, _)), _) => Some((*step, reason.clone())),
         (None, Err(reason)) => Some((StepName::BuildImage, reason.clone())),

@@ -134,14 +134,21 @@ mod tests {
         let apps = AppCatalog::default();
         let of = |image: &str| apps.behaviour(image).unwrap();
         assert_eq!(of("synthetic:healthy"), Behaviour::default());
-        assert_eq!(of("ccr.ccs.tencentyun.com/ns/synthetic:errors-20").error_rate, 0.2);
+        assert_eq!(
+            of("ccr.ccs.tencentyun.com/ns/synthetic:errors-20").error_rate,
+            0.2
+        );
         assert_eq!(of("localhost:5000/synthetic:slow-800ms").latency_ms, 800);
         assert!(!of("synthetic:crash").ready);
         assert!(!of("synthetic:unhealthy").healthy);
         assert_eq!(of("nginx:1.27"), Behaviour::default());
         assert_eq!(of("registry:5000/team/app"), Behaviour::default());
         assert!(apps.behaviour("synthetic:errors-200").is_err());
-        assert!(apps.behaviour("synthetic:wobbly").unwrap_err().contains("wobbly"));
+        assert!(
+            apps.behaviour("synthetic:wobbly")
+                .unwrap_err()
+                .contains("wobbly")
+        );
     }
 
     #[test]
@@ -149,7 +156,10 @@ mod tests {
         let apps =
             AppCatalog::parse(r#"{"apps":{"flaky":{"error_rate":0.5,"latency_ms":10}}}"#).unwrap();
         let flaky = apps.behaviour("synthetic:flaky").unwrap();
-        assert_eq!((flaky.error_rate, flaky.latency_ms, flaky.ready), (0.5, 10, true));
+        assert_eq!(
+            (flaky.error_rate, flaky.latency_ms, flaky.ready),
+            (0.5, 10, true)
+        );
         assert!(AppCatalog::parse(r#"{"apps":{"x":{"error_rate":3}}}"#).is_err());
         assert!(AppCatalog::parse(r#"{"apps":{"x":{"colour":1}}}"#).is_err());
     }

@@ -175,10 +175,9 @@ impl Progress {
     pub fn gray_open(&self) -> bool {
         self.status == TaskStatus::Running
             && self.outcome.gray
-            && self
-                .steps
-                .last()
-                .is_some_and(|s| s.name == StepName::SwitchTraffic && s.status == StepStatus::Running)
+            && self.steps.last().is_some_and(|s| {
+                s.name == StepName::SwitchTraffic && s.status == StepStatus::Running
+            })
             && self.steps[..self.steps.len() - 1]
                 .iter()
                 .all(|s| s.status == StepStatus::Finished)
@@ -189,9 +188,11 @@ impl Progress {
     pub fn advance(&mut self, now_emu: u64, stamp: &str) -> Vec<Transition> {
         let mut transitions = Vec::new();
         while self.status == TaskStatus::Running {
-            let Some(index) = self.steps.iter().position(|s| {
-                matches!(s.status, StepStatus::Todo | StepStatus::Running)
-            }) else {
+            let Some(index) = self
+                .steps
+                .iter()
+                .position(|s| matches!(s.status, StepStatus::Todo | StepStatus::Running))
+            else {
                 self.status = TaskStatus::Finished;
                 transitions.push(Transition::Finished);
                 break;
@@ -230,7 +231,8 @@ impl Progress {
         }
         let last = index + 1 == self.steps.len();
         if last && self.outcome.gray && self.outcome.fail_at.is_none() {
-            if !transitions.contains(&Transition::GrayReady) && step_started_now(transitions, name) {
+            if !transitions.contains(&Transition::GrayReady) && step_started_now(transitions, name)
+            {
                 transitions.push(Transition::GrayReady);
             }
             return false;
@@ -337,7 +339,10 @@ mod tests {
         assert_eq!(task.fail_reason, "crashed");
         assert_eq!(task.steps[2].status, StepStatus::Failed);
         assert_eq!(task.steps[3].status, StepStatus::Todo);
-        assert!(transitions.contains(&Transition::Failed(StepName::DeployInstance, "crashed".into())));
+        assert!(transitions.contains(&Transition::Failed(
+            StepName::DeployInstance,
+            "crashed".into()
+        )));
     }
 
     #[test]
