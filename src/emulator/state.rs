@@ -1032,3 +1032,465 @@ fn log(logs: &mut BTreeMap<String, Vec<String>>, run_id: &str, stamp: &str, text
         .or_default()
         .push(format!("{stamp} {text}"));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::faults::TaskFaults;
+    use chrono::Utc;
+
+    const ENV: &str = "env-test";
+    const DONE: u64 = 60_000;
+
+    fn at(ms: u64) -> Now {
+        Now::at(ms, Utc::now())
+    }
+
+    fn spec(image: &str, gray: bool) -> DeploySpec {
+        DeploySpec {
+            deploy_type: "image".into(),
+            image: image.into(),
+            gray,
+            remark: String::new(),
+            items: vec![("Port".into(), ConfigValue::Int(8080))],
+        }
+    }
+
+    fn world_with_service() -> World {
+        let mut w = World::new(&[ENV.to_string()], 1, at(0));
+        w.create_service(
+            at(0),
+            ENV,
+            "web",
+            spec("synthetic:healthy", false),
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        )
+        .unwrap();
+        w.tick(at(DONE));
+        w
+    }
+
+    fn service(w: &World) -> &Service {
+        w.service(ENV, "web").unwrap()
+    }
+
+    fn latest(w: &World) -> &Task {
+        service(w).tasks.last().unwrap()
+    }
+
+    #[test]
+    fn a_first_deploy_creates_version_001_and_serves_it_fully() {
+        let w = world_with_service();
+        let s = service(&w);
+        assert_eq!(s.versions[0].name, "web-001");
+        assert_eq!(s.versions[0].status, "normal");
+        assert_eq!(s.status, "normal");
+        assert_eq!(s.config.port, 8080);
+        assert_eq!(s.traffic, Traffic::only("web-001"));
+        assert_eq!(latest(&w).progress.status, TaskStatus::Finished);
+        assert_eq!(latest(&w).id, 1001);
+        assert_eq!(s.records[0].status, "running");
+        let logs = &w.env(ENV).unwrap().logs[&s.records[0].run_id];
+        assert!(
+            logs.iter()
+                .any(|l| l.contains("pulling image synthetic:healthy")),
+            "{logs:?}"
+        );
+        assert!(logs.last().unwrap().contains("serves 100%"));
+    }
+
+    #[test]
+    fn while_a_release_runs_another_one_is_refused_with_resource_in_use() {
+        let mut w = world_with_service();
+        w.update_service(
+            at(DONE),
+            ENV,
+            "web",
+            spec("synthetic:healthy", false),
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        )
+        .unwrap();
+        let err = w
+            .update_service(
+                at(DONE + 10),
+                ENV,
+                "web",
+                spec("synthetic:healthy", false),
+                Ok(Behaviour::default()),
+                TaskFaults::default(),
+            )
+            .unwrap_err();
+        assert_eq!(err.code, "ResourceInUse");
+        assert!(err.message.contains("[UpdateCloudRunServer]"));
+        // The old version serves until the new one takes over.
+        assert_eq!(service(&w).traffic.serving(), Some("web-001"));
+        w.tick(at(2 * DONE));
+        assert_eq!(service(&w).traffic.serving(), Some("web-002"));
+    }
+
+    #[test]
+    fn a_crashing_image_fails_the_release_and_keeps_the_old_version() {
+        let mut w = world_with_service();
+        let crash = Behaviour {
+            ready: false,
+            ..Behaviour::default()
+        };
+        w.update_service(
+            at(DONE),
+            ENV,
+            "web",
+            spec("synthetic:crash", false),
+            Ok(crash),
+            TaskFaults::default(),
+        )
+        .unwrap();
+        w.tick(at(2 * DONE));
+        let task = latest(&w);
+        assert_eq!(task.progress.status, TaskStatus::Failed);
+        assert!(task.progress.fail_reason.contains("never became ready"));
+        let s = service(&w);
+        assert_eq!(s.version("web-002").unwrap().status, "deploy_failed");
+        assert_eq!(s.records.last().unwrap().status, "deploy_failed");
+        assert_eq!(s.traffic, Traffic::only("web-001"));
+    }
+
+    #[test]
+    fn an_unknown_image_and_a_build_fault_fail_at_the_build_step() {
+        let mut w = world_with_service();
+        w.update_service(
+            at(DONE),
+            ENV,
+            "web",
+            spec("synthetic:nope", false),
+            Err("no such tag".into()),
+            TaskFaults::default(),
+        )
+        .unwrap();
+        w.tick(at(2 * DONE));
+        assert_eq!(
+            service(&w).version("web-002").unwrap().status,
+            "build_failed"
+        );
+        assert_eq!(latest(&w).progress.steps[0].fail_reason, "no such tag");
+        let faults = TaskFaults {
+            fail_at: Some((StepName::BuildImage, "build failed".into(), true)),
+            stuck_at: None,
+        };
+        w.update_service(
+            at(2 * DONE),
+            ENV,
+            "web",
+            spec("synthetic:healthy", false),
+            Ok(Behaviour::default()),
+            faults,
+        )
+        .unwrap();
+        w.tick(at(3 * DONE));
+        assert_eq!(service(&w).records.last().unwrap().status, "build_failed");
+    }
+
+    #[test]
+    fn a_gray_release_splits_traffic_then_promotes() {
+        let mut w = world_with_service();
+        w.update_service(
+            at(DONE),
+            ENV,
+            "web",
+            spec("synthetic:healthy", true),
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        )
+        .unwrap();
+        let early = GraySpec {
+            traffic_type: "FLOW".into(),
+            gray_flow_ratio: Some(10),
+            items: vec![],
+            close: false,
+        };
+        let err = w
+            .release_gray(at(DONE + 1), ENV, "web", early.clone())
+            .unwrap_err();
+        assert!(err.message.contains("still deploying"), "{err}");
+        w.tick(at(2 * DONE));
+        assert!(latest(&w).progress.gray_open());
+        assert_eq!(latest(&w).release_type, "GRAY");
+        assert_eq!(service(&w).traffic.ratio_of("web-002"), 0);
+        w.release_gray(at(2 * DONE), ENV, "web", early).unwrap();
+        assert_eq!(service(&w).traffic.ratio_of("web-001"), 90);
+        assert_eq!(service(&w).traffic.ratio_of("web-002"), 10);
+        let promote = GraySpec {
+            traffic_type: "FLOW".into(),
+            gray_flow_ratio: Some(100),
+            items: vec![Route {
+                version: "web-002".into(),
+                ratio: 100,
+                priority: 0,
+                is_default: true,
+                param: None,
+            }],
+            close: true,
+        };
+        w.release_gray(at(2 * DONE + 5), ENV, "web", promote)
+            .unwrap();
+        assert_eq!(service(&w).traffic, Traffic::only("web-002"));
+        assert_eq!(latest(&w).progress.status, TaskStatus::Finished);
+        assert_eq!(
+            service(&w).orders.last().unwrap().release_status,
+            "finished"
+        );
+    }
+
+    #[test]
+    fn ratios_must_add_up_and_name_the_order_versions() {
+        let mut w = world_with_service();
+        w.update_service(
+            at(DONE),
+            ENV,
+            "web",
+            spec("synthetic:healthy", true),
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        )
+        .unwrap();
+        w.tick(at(2 * DONE));
+        let route = |v: &str, r| Route {
+            version: v.into(),
+            ratio: r,
+            priority: 0,
+            is_default: false,
+            param: None,
+        };
+        let bad_sum = GraySpec {
+            traffic_type: "FLOW".into(),
+            gray_flow_ratio: None,
+            items: vec![route("web-001", 50), route("web-002", 40)],
+            close: false,
+        };
+        assert!(
+            w.release_gray(at(2 * DONE), ENV, "web", bad_sum)
+                .unwrap_err()
+                .message
+                .contains("add up to 90")
+        );
+        let stranger = GraySpec {
+            traffic_type: "FLOW".into(),
+            gray_flow_ratio: None,
+            items: vec![route("web-009", 100)],
+            close: false,
+        };
+        assert_eq!(
+            w.release_gray(at(2 * DONE), ENV, "web", stranger)
+                .unwrap_err()
+                .code,
+            "InvalidParameterValue"
+        );
+    }
+
+    #[test]
+    fn go_back_returns_all_traffic_to_the_current_version() {
+        let mut w = world_with_service();
+        w.update_service(
+            at(DONE),
+            ENV,
+            "web",
+            spec("synthetic:healthy", true),
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        )
+        .unwrap();
+        w.tick(at(2 * DONE));
+        let split = GraySpec {
+            traffic_type: "FLOW".into(),
+            gray_flow_ratio: Some(50),
+            items: vec![],
+            close: false,
+        };
+        w.release_gray(at(2 * DONE), ENV, "web", split).unwrap();
+        let id = latest(&w).id;
+        w.operate(at(2 * DONE), ENV, "web", id, Operation::GoBack)
+            .unwrap();
+        assert_eq!(service(&w).traffic, Traffic::only("web-001"));
+        assert_eq!(latest(&w).progress.status, TaskStatus::RolledBack);
+        let again = w
+            .operate(at(2 * DONE), ENV, "web", id, Operation::Cancel)
+            .unwrap_err();
+        assert_eq!(again.code, "FailedOperation");
+        assert_eq!(
+            w.operate(at(2 * DONE), ENV, "web", 999, Operation::Cancel)
+                .unwrap_err()
+                .code,
+            "ResourceNotFound"
+        );
+    }
+
+    #[test]
+    fn cancel_stops_a_deploy_in_flight_and_frees_the_service() {
+        let mut w = world_with_service();
+        w.update_service(
+            at(DONE),
+            ENV,
+            "web",
+            spec("synthetic:healthy", false),
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        )
+        .unwrap();
+        w.operate(at(DONE + 100), ENV, "web", 0, Operation::Cancel)
+            .unwrap();
+        assert_eq!(latest(&w).progress.status, TaskStatus::Cancelled);
+        assert_eq!(service(&w).version("web-002").unwrap().status, "cancelled");
+        assert_eq!(service(&w).traffic, Traffic::only("web-001"));
+        w.update_service(
+            at(DONE + 200),
+            ENV,
+            "web",
+            spec("synthetic:healthy", false),
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        )
+        .unwrap();
+        assert_eq!(latest(&w).version, "web-003");
+    }
+
+    #[test]
+    fn rollback_serves_an_earlier_version_again() {
+        let mut w = world_with_service();
+        w.update_service(
+            at(DONE),
+            ENV,
+            "web",
+            spec("synthetic:errors-20", false),
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        )
+        .unwrap();
+        w.tick(at(2 * DONE));
+        let wrong = w
+            .rollback(
+                at(2 * DONE),
+                ENV,
+                "web",
+                "web-001",
+                "web-001",
+                "",
+                TaskFaults::default(),
+            )
+            .unwrap_err();
+        assert!(wrong.message.contains("not the online version"), "{wrong}");
+        let missing = w
+            .rollback(
+                at(2 * DONE),
+                ENV,
+                "web",
+                "web-002",
+                "web-404",
+                "",
+                TaskFaults::default(),
+            )
+            .unwrap_err();
+        assert_eq!(missing.code, "ResourceNotFound.VersionNotFound");
+        let id = w
+            .rollback(
+                at(2 * DONE),
+                ENV,
+                "web",
+                "web-002",
+                "web-001",
+                "bad deploy",
+                TaskFaults::default(),
+            )
+            .unwrap();
+        let task = latest(&w);
+        assert_eq!(
+            (
+                task.id,
+                task.change_type.as_str(),
+                task.pre_version.as_str()
+            ),
+            (id, "rollback", "web-002")
+        );
+        w.tick(at(3 * DONE));
+        assert_eq!(service(&w).traffic, Traffic::only("web-001"));
+        assert_eq!(latest(&w).progress.status, TaskStatus::Finished);
+    }
+
+    #[test]
+    fn a_stuck_task_blocks_until_cancelled() {
+        let mut w = world_with_service();
+        let stuck = TaskFaults {
+            fail_at: None,
+            stuck_at: Some(StepName::DeployInstance),
+        };
+        w.update_service(
+            at(DONE),
+            ENV,
+            "web",
+            spec("synthetic:healthy", false),
+            Ok(Behaviour::default()),
+            stuck,
+        )
+        .unwrap();
+        w.tick(at(100 * DONE));
+        assert_eq!(latest(&w).progress.status, TaskStatus::Running);
+        w.operate(at(100 * DONE), ENV, "web", 0, Operation::Cancel)
+            .unwrap();
+        assert!(service(&w).running_task().is_none());
+    }
+
+    #[test]
+    fn names_and_missing_things_get_the_cloud_codes() {
+        let mut w = world_with_service();
+        let dup = w.create_service(
+            at(DONE),
+            ENV,
+            "web",
+            spec("nginx", false),
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        );
+        assert_eq!(dup.unwrap_err().code, "FailedOperation");
+        let bad = w.create_service(
+            at(DONE),
+            ENV,
+            "Web_1",
+            spec("nginx", false),
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        );
+        assert_eq!(bad.unwrap_err().code, "InvalidParameterValue");
+        assert_eq!(
+            w.service(ENV, "nope").unwrap_err().code,
+            "ResourceNotFound.ServerNotFound"
+        );
+        assert_eq!(
+            w.service("env-nope", "web").unwrap_err().code,
+            "ResourceNotFound"
+        );
+        let item = DeploySpec {
+            items: vec![("MinNum".into(), ConfigValue::Str("x".into()))],
+            ..spec("nginx", false)
+        };
+        let err = w.update_service(
+            at(DONE),
+            ENV,
+            "web",
+            item,
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        );
+        assert_eq!(err.unwrap_err().code, "InvalidParameterValue");
+    }
+
+    #[test]
+    fn the_world_round_trips_through_json() {
+        let w = world_with_service();
+        let back: World = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
+        assert_eq!(
+            back.service(ENV, "web").unwrap().traffic,
+            service(&w).traffic
+        );
+        assert_eq!(back.next_task_id, w.next_task_id);
+    }
+}
