@@ -194,3 +194,251 @@ print(Sign.sign_tc3("SKEY-密钥-é", date, "tcbr", to_sign))
     tampered[at] ^= 1;
     assert!(!auth.verify("SKEY-密钥-é", timestamp, lookup, &tampered));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Conformance: our models against the official API description.
+
+use deploy_tcb::tcb::models::{self, ApiType, Field, Service};
+use std::collections::{BTreeMap, BTreeSet};
+
+fn spec_dir(service: Service) -> String {
+    let version = service.version().replace('-', "");
+    format!("spec/tencentcloud/{}/v{version}", service.name())
+}
+
+/// The type our model must have for one member of the description.
+fn spec_type(kind: &str, member: &str, objects: &serde_json::Map<String, Value>) -> ApiType {
+    let scalar = |member: &str| match member {
+        "string" => Some(ApiType::String),
+        "int64" => Some(ApiType::Int64),
+        "uint64" => Some(ApiType::UInt64),
+        "float" => Some(ApiType::Float),
+        "bool" => Some(ApiType::Bool),
+        _ => None,
+    };
+    let named = |member: &str| {
+        scalar(member).unwrap_or_else(|| {
+            assert!(objects.contains_key(member), "unknown member type {member}");
+            ApiType::Object(Box::leak(member.to_string().into_boxed_str()))
+        })
+    };
+    match kind {
+        "list" => ApiType::List(Box::new(named(member))),
+        "object" => named(member),
+        "string" | "int" | "float" | "bool" => {
+            scalar(member).unwrap_or_else(|| panic!("{kind}/{member} is not a scalar"))
+        }
+        other => panic!("unexpected member kind {other}"),
+    }
+}
+
+/// Structures reachable from `roots` through nested members.
+fn reachable(roots: &[&str], objects: &serde_json::Map<String, Value>) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<String> = roots.iter().map(|s| s.to_string()).collect();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        for member in objects[&name]["members"].as_array().unwrap() {
+            let target = text(member, "member");
+            if objects.contains_key(target) {
+                todo.push(target.to_string());
+            }
+        }
+    }
+    seen
+}
+
+/// Whether our field must be an `Option`: a request field the API marks optional; a response
+/// field the cloud may omit or send as null; a shared structure's field when either side says so.
+fn spec_optional(member: &Value, structure: &str, input: bool, output: bool) -> bool {
+    let required = member["required"].as_bool();
+    let output_required = member["output_required"].as_bool();
+    let nullable = member["value_allowed_null"].as_bool().unwrap_or(false);
+    let out_optional = output_required.map(|r| !r || nullable);
+    if structure.ends_with("Request") {
+        return !required.unwrap_or(false);
+    }
+    if structure.ends_with("Response") {
+        return out_optional.unwrap_or(false); // RequestId carries no flags and is always there
+    }
+    let in_optional = required.map(|r| !r);
+    match (input, output) {
+        (true, true) => in_optional.unwrap_or(false) || out_optional.unwrap_or(false),
+        (true, false) => in_optional.or(out_optional).unwrap_or(true),
+        _ => out_optional.or(in_optional).unwrap_or(true),
+    }
+}
+
+fn undocumented(service: Service, structure: &str) -> Vec<&'static str> {
+    models::UNDOCUMENTED_FIELDS
+        .iter()
+        .filter(|(s, o, _)| *s == service.name() && *o == structure)
+        .map(|(_, _, f)| *f)
+        .collect()
+}
+
+fn compare_structure(
+    service: Service,
+    name: &str,
+    spec: &Value,
+    ours: &[Field],
+    (input, output): (bool, bool),
+    objects: &serde_json::Map<String, Value>,
+    problems: &mut Vec<String>,
+) {
+    let mut ours: BTreeMap<&str, &Field> = ours.iter().map(|f| (f.wire, f)).collect();
+    for member in spec["members"].as_array().unwrap() {
+        let wire = text(member, "name");
+        let Some(field) = ours.remove(wire) else {
+            problems.push(format!(
+                "{name}.{wire}: in the description, missing from our model"
+            ));
+            continue;
+        };
+        let ty = spec_type(text(member, "type"), text(member, "member"), objects);
+        if field.ty != ty {
+            problems.push(format!(
+                "{name}.{wire}: type {:?}, description says {ty:?}",
+                field.ty
+            ));
+        }
+        let optional = spec_optional(member, name, input, output);
+        if field.optional != optional {
+            problems.push(format!(
+                "{name}.{wire}: optional={}, description implies optional={optional}",
+                field.optional
+            ));
+        }
+    }
+    let extra = undocumented(service, name);
+    for (wire, _) in ours {
+        if !extra.contains(&wire) {
+            problems.push(format!(
+                "{name}.{wire}: in our model, not in the description"
+            ));
+        }
+    }
+}
+
+#[test]
+fn models_conform_to_the_official_api_description() {
+    let mut checked = 0;
+    for service in Service::all() {
+        let Some(api) = load_json(&format!("{}/api.json", spec_dir(service))) else {
+            return;
+        };
+        assert_eq!(api["metadata"]["apiVersion"], service.version());
+        let objects = api["objects"].as_object().unwrap();
+        let actions: Vec<_> = models::actions()
+            .into_iter()
+            .filter(|a| a.service == service)
+            .collect();
+        let spec_action = |name: &str| &api["actions"][name];
+        let inputs: Vec<&str> = actions
+            .iter()
+            .map(|a| text(spec_action(a.name), "input"))
+            .collect();
+        let outputs: Vec<&str> = actions
+            .iter()
+            .map(|a| text(spec_action(a.name), "output"))
+            .collect();
+        for action in &actions {
+            assert_eq!(
+                text(spec_action(action.name), "input"),
+                action.request,
+                "{}",
+                action.name
+            );
+            assert_eq!(
+                text(spec_action(action.name), "output"),
+                action.response,
+                "{}",
+                action.name
+            );
+        }
+        let used_in = reachable(&inputs, objects);
+        let used_out = reachable(&outputs, objects);
+        let ours: BTreeMap<&str, Vec<Field>> = service.objects().into_iter().collect();
+        let mut problems = Vec::new();
+        for name in used_in.union(&used_out) {
+            let Some(fields) = ours.get(name.as_str()) else {
+                problems.push(format!("{name}: in the description, no model"));
+                continue;
+            };
+            let usage = (used_in.contains(name), used_out.contains(name));
+            compare_structure(
+                service,
+                name,
+                &objects[name],
+                fields,
+                usage,
+                objects,
+                &mut problems,
+            );
+            checked += 1;
+        }
+        for name in ours.keys() {
+            if !used_in.contains(*name) && !used_out.contains(*name) {
+                problems.push(format!(
+                    "{name}: our model, not reachable from the modelled actions"
+                ));
+            }
+        }
+        for (s, structure, field) in models::UNDOCUMENTED_FIELDS {
+            if *s == service.name() {
+                let members = objects[*structure]["members"].as_array().unwrap();
+                if members.iter().any(|m| m["name"] == *field) {
+                    problems.push(format!(
+                        "{structure}.{field} is documented now: drop it from UNDOCUMENTED_FIELDS"
+                    ));
+                }
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "{} drifted:\n{}",
+            service.name(),
+            problems.join("\n")
+        );
+    }
+    assert!(checked >= 60, "only {checked} structures checked");
+}
+
+/// The description's own examples: every request body parses (the emulator accepts what the
+/// documentation shows) and every response reads into our response model.
+#[test]
+fn official_examples_parse_into_our_models() {
+    let mut parsed = 0;
+    for service in Service::all() {
+        let Some(examples) = load_json(&format!("{}/examples.json", spec_dir(service))) else {
+            return;
+        };
+        for action in models::actions()
+            .into_iter()
+            .filter(|a| a.service == service)
+        {
+            let Some(list) = examples["actions"][action.name].as_array() else {
+                continue;
+            };
+            for example in list {
+                let input = text(example, "input");
+                let body = input.split_once("\n\n").map(|(_, b)| b).unwrap_or("{}");
+                let request = models::Request::parse(action.name, body.as_bytes());
+                assert!(
+                    request.is_ok(),
+                    "{} example: {:?}\n{body}",
+                    action.name,
+                    request.err()
+                );
+                let output: Value = serde_json::from_str(text(example, "output")).unwrap();
+                let response = &output["Response"];
+                models::validate(service, action.response, response)
+                    .unwrap_or_else(|e| panic!("{} example response: {e}", action.name));
+                parsed += 1;
+            }
+        }
+    }
+    assert!(parsed >= 16, "only {parsed} examples");
+}
