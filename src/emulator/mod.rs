@@ -322,11 +322,25 @@ pub fn run(args: EmulatorArgs) -> Result<()> {
          environments: {envs}\n  gateway: {base}/_gw/<env>/<service>/   metrics: {base}/metrics\n  \
          faults: {base}/_emulator/faults   speed: {speed}x"
     ));
-    crate::app::block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
+    crate::app::block_on(stop_signal());
     say("deploy-tcb emulator stopping");
     handle.shutdown()
+}
+
+/// Ctrl-C, or SIGTERM (what `docker stop` sends).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn say(text: &str) {
