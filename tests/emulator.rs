@@ -580,3 +580,99 @@ fn python_sdk_or_skip() -> bool {
     }
     found
 }
+
+/// Every answer the emulator gives is valid against the official response description (the tcb
+/// models' field tables): no field the cloud does not send, every type as documented.
+#[test]
+fn every_answer_matches_the_official_response_description() {
+    use deploy_tcb::tcb::models::{Service, validate};
+    let emu = TestEmulator::start();
+    emu.deploy_new("shape", "synthetic:healthy");
+    emu.ok("UpdateCloudRunServer", json!({"EnvId": ENV, "ServerName": "shape",
+        "DeployInfo": {"DeployType": "image", "ImageUrl": "synthetic:healthy", "ReleaseType": "GRAY"}}));
+    let task = emu.wait_task("shape");
+    emu.ok("ReleaseGray", json!({"EnvId": ENV, "ServerName": "shape", "GrayType": "gray", "TrafficType": "HEADERS",
+        "VersionFlowItems": [
+            {"VersionName": "shape-001", "IsDefaultPriority": true},
+            {"VersionName": "shape-002", "IsDefaultPriority": false, "UrlParam": {"Key": "x", "Value": "1"}}]}));
+    let run_id = emu.ok(
+        "DescribeCloudRunDeployRecord",
+        json!({"EnvId": ENV, "ServerName": "shape"}),
+    )["DeployRecords"][0]["RunId"]
+        .clone();
+    let service = json!({"EnvId": ENV, "ServerName": "shape"});
+    let calls = [
+        (Service::Tcbr, "DescribeEnvBaseInfo", json!({"EnvId": ENV})),
+        (
+            Service::Tcbr,
+            "DescribeEnvBaseInfo",
+            json!({"EnvId": "env-absent"}),
+        ),
+        (Service::Tcbr, "DescribeCloudRunEnvs", json!({})),
+        (
+            Service::Tcbr,
+            "DescribeCloudRunServers",
+            json!({"EnvId": ENV}),
+        ),
+        (
+            Service::Tcbr,
+            "DescribeCloudRunServerDetail",
+            service.clone(),
+        ),
+        (
+            Service::Tcbr,
+            "DescribeServerManageTask",
+            json!({"EnvId": ENV, "ServerName": "shape", "TaskId": 0}),
+        ),
+        (
+            Service::Tcbr,
+            "DescribeServerManageTask",
+            json!({"EnvId": ENV, "ServerName": "shape", "TaskId": 99}),
+        ),
+        (
+            Service::Tcbr,
+            "DescribeCloudRunDeployRecord",
+            service.clone(),
+        ),
+        (
+            Service::Tcbr,
+            "DescribeCloudRunProcessLog",
+            json!({"EnvId": ENV, "RunId": run_id}),
+        ),
+        (Service::Tcbr, "DescribeReleaseOrder", service.clone()),
+        (
+            Service::Tcbr,
+            "DescribeVersionDetail",
+            json!({"EnvId": ENV, "ServerName": "shape", "VersionName": "shape-002"}),
+        ),
+        (
+            Service::Tcbr,
+            "OperateServerManage",
+            json!({"EnvId": ENV, "ServerName": "shape", "TaskId": task["Id"], "OperateType": "done"}),
+        ),
+        (
+            Service::Tcbr,
+            "SubmitServerRollback",
+            json!({"EnvId": ENV, "ServerName": "shape",
+            "CurrentVersionName": "shape-002", "RollbackVersionName": "shape-001"}),
+        ),
+        (
+            Service::Tcr,
+            "CreateInstanceToken",
+            json!({"RegistryId": "tcr-1"}),
+        ),
+        (
+            Service::Sts,
+            "AssumeRoleWithWebIdentity",
+            json!({"ProviderId": "github", "WebIdentityToken": "eyJhIjoxfQ.eyJzdWIiOiJ4In0.c2ln",
+                "RoleArn": "qcs::cam::uin/1:roleName/r", "RoleSessionName": "ci"}),
+        ),
+    ];
+    for (service, action, body) in calls {
+        let response = emu.ok(action, body.clone());
+        let structure = format!("{action}Response");
+        if let Err(e) = validate(service, &structure, &response) {
+            panic!("{action} {body}: {e}\n{response:#}");
+        }
+    }
+}
