@@ -676,3 +676,44 @@ fn every_answer_matches_the_official_response_description() {
         }
     }
 }
+
+/// The project's own client (`tcb::Client`) against the emulator: reads retried through
+/// injected throttling, internal errors and a dropped connection, and a typed deploy.
+#[test]
+fn the_tcb_client_retries_through_injected_faults() {
+    use deploy_tcb::runner::inputs::Secret;
+    use deploy_tcb::tcb::models::tcbr;
+    use deploy_tcb::tcb::{Client, Credentials, Endpoint, RetryPolicy};
+    let emu = TestEmulator::start();
+    emu.set_faults(json!({"rules": [
+        {"kind": "throttle", "action": "DescribeEnvBaseInfo", "times": 1},
+        {"kind": "internal_error", "action": "DescribeEnvBaseInfo", "times": 1},
+        {"kind": "drop", "action": "DescribeEnvBaseInfo", "times": 1}
+    ]}));
+    let client = Client::new(Credentials::new(
+        Secret::new(SECRET_ID),
+        Secret::new(SECRET_KEY),
+    ))
+    .endpoint(Endpoint::parse(&emu.base_url()).unwrap())
+    .retry(RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = runtime
+        .block_on(
+            client.describe_env_base_info(&tcbr::DescribeEnvBaseInfoRequest { env_id: ENV.into() }),
+        )
+        .expect("retried until the faults ran out");
+    assert_eq!(base.is_exist, Some(true));
+    let metrics = emu.get("/metrics").text();
+    for code in ["RequestLimitExceeded", "InternalError", "dropped", "ok"] {
+        let line =
+            format!(r#"tcb_api_requests_total{{action="DescribeEnvBaseInfo",code="{code}"}} 1"#);
+        assert!(metrics.contains(&line), "{line} not in\n{metrics}");
+    }
+}
