@@ -1,6 +1,8 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
+pub mod emulator;
+
 use std::path::PathBuf;
 
 pub mod fake_github;
