@@ -37,10 +37,14 @@ pub enum Command {
     /// Deploy an image to a CloudBase Run service: plan, create or update, wait, verify, report.
     Deploy(DeployArgs),
     /// Build and push the application image, with computed tags and OCI labels.
+    // The `version` input takes --version, so no auto-generated version flag here.
+    #[command(disable_version_flag = true)]
     BuildImage(BuildImageArgs),
     /// Aggregate scanner reports into one deduplicated, gated verdict and one valid SARIF.
     SecurityScan(SecurityScanArgs),
     /// Shift traffic to a gray version in steps, analyse metrics, promote or roll back.
+    // The `version` input takes --version, so no auto-generated version flag here.
+    #[command(disable_version_flag = true)]
     CanaryPromote(CanaryPromoteArgs),
     /// Return a service to the last verified stable version.
     Rollback(RollbackArgs),
