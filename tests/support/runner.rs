@@ -130,37 +130,18 @@ impl Step {
 
     /// Runs the step to completion, or kills its process group at the timeout.
     pub fn run(&self) -> StepResult {
-        use std::os::unix::process::CommandExt;
-        let mut child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        command
             .args(&self.args)
             .env_clear()
             .envs(&self.env)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.program.display()));
-        let stdout = read_in_background(child.stdout.take().expect("stdout"));
-        let stderr = read_in_background(child.stderr.take().expect("stderr"));
-        let started = Instant::now();
-        let (code, timed_out) = loop {
-            if let Some(status) = child.try_wait().expect("wait for the step") {
-                break (status.code(), false);
-            }
-            if started.elapsed() > self.timeout {
-                kill_group(child.id());
-                let _ = child.wait();
-                break (None, true);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+            .current_dir(self.dir.path());
+        let finished = run_with_timeout(command, self.timeout);
         StepResult {
-            stdout: stdout.join().expect("stdout reader"),
-            stderr: stderr.join().expect("stderr reader"),
-            code,
-            timed_out,
+            stdout: finished.stdout,
+            stderr: finished.stderr,
+            code: finished.code,
+            timed_out: finished.timed_out,
             files: self.read_files(),
         }
     }
@@ -174,6 +155,48 @@ impl Step {
                 Some((variable.to_string(), text))
             })
             .collect()
+    }
+}
+
+/// What a finished (or stopped) process printed.
+pub struct Finished {
+    pub stdout: String,
+    pub stderr: String,
+    /// The exit code; `None` when it was killed.
+    pub code: Option<i32>,
+    pub timed_out: bool,
+}
+
+/// Runs a command with no stdin, its own process group, and a time limit after which the whole
+/// group is killed.
+pub fn run_with_timeout(mut command: Command, timeout: Duration) -> Finished {
+    use std::os::unix::process::CommandExt;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
+    let stdout = read_in_background(child.stdout.take().expect("stdout"));
+    let stderr = read_in_background(child.stderr.take().expect("stderr"));
+    let started = Instant::now();
+    let (code, timed_out) = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break (status.code(), false);
+        }
+        if started.elapsed() > timeout {
+            kill_group(child.id());
+            let _ = child.wait();
+            break (None, true);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Finished {
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+        code,
+        timed_out,
     }
 }
 
