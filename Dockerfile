@@ -1,8 +1,10 @@
 # The action image: the statically linked deploy-tcb binary and nothing else.
 #
-# Build it from a context that holds only the binary (scripts/build-image-context prepares one):
-#   scripts/build-static                       # prints target/x86_64-unknown-linux-gnu/release/deploy-tcb
-#   buildah bud --isolation chroot -f Dockerfile -t deploy-tcb <dir holding deploy-tcb>
+# Build it from a context that holds only the binary; scripts/build-image does that:
+#   scripts/build-image localhost/deploy-tcb:dev
+# which amounts to
+#   cp "$(scripts/build-static | tail -n1)" <dir>/deploy-tcb
+#   buildah bud --isolation chroot -f Dockerfile -t localhost/deploy-tcb:dev <dir>
 #
 # There is no USER line on purpose: the runner starts Docker actions without --user and mounts
 # the workspace and file-command directories owned by its own user, so the action must run as
