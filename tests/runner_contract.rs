@@ -616,7 +616,9 @@ fn leak_step(subcommand: &str, runner: bool, secrets: &BTreeMap<String, String>)
         .env("GITHUB_REF", "refs/heads/main")
         .env("GITHUB_RUN_ID", "1")
         .env("GITHUB_EVENT_NAME", "push")
+        // The most verbose logging each mode has: secrets must stay hidden at any level.
         .debug()
+        .env("DEPLOY_TCB_LOG", "deploy_tcb=trace,info")
         .timeout(Duration::from_secs(if subcommand == "emulator" {
             3
         } else {
