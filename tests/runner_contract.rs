@@ -531,12 +531,16 @@ fn all_secrets(canary: &str) -> BTreeMap<String, String> {
 
 /// Inputs that take each subcommand as far as it goes without a network: dry runs, endpoints
 /// on a closed loopback port, fixtures in the step's directory.
-fn reach_inputs(subcommand: &str, dir: &std::path::Path) -> Vec<(&'static str, String)> {
+fn reach_inputs(
+    subcommand: &str,
+    dir: &std::path::Path,
+    endpoint: &str,
+) -> Vec<(&'static str, String)> {
     let at = |name: &str| dir.join(name).display().to_string();
     let cloud = [
         ("env_id", "leak-env-1".to_string()),
         ("service", "leak-svc".to_string()),
-        ("tcb_endpoint", CLOSED_PORT_URL.to_string()),
+        ("tcb_endpoint", endpoint.to_string()),
         ("dry_run", "true".to_string()),
     ];
     let mut inputs: Vec<(&'static str, String)> = match subcommand {
@@ -602,7 +606,12 @@ fn write_fixtures(dir: &std::path::Path) {
 }
 
 /// One leak run: the subcommand, in runner mode (`INPUT_*`) or terminal mode (flags).
-fn leak_step(subcommand: &str, runner: bool, secrets: &BTreeMap<String, String>) -> Step {
+fn leak_step(
+    subcommand: &str,
+    runner: bool,
+    secrets: &BTreeMap<String, String>,
+    endpoint: &str,
+) -> Step {
     let mut step = if runner {
         Step::runner(&[subcommand])
     } else {
@@ -610,7 +619,7 @@ fn leak_step(subcommand: &str, runner: bool, secrets: &BTreeMap<String, String>)
     };
     step = step
         .env("GITHUB_API_URL", CLOSED_PORT_URL)
-        .env("TENCENTCLOUD_ENDPOINT", CLOSED_PORT_URL)
+        .env("TENCENTCLOUD_ENDPOINT", endpoint)
         .env("GITHUB_REPOSITORY", "leak/leak")
         .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
         .env("GITHUB_REF", "refs/heads/main")
@@ -628,7 +637,7 @@ fn leak_step(subcommand: &str, runner: bool, secrets: &BTreeMap<String, String>)
     let workspace = step.dir().display().to_string();
     step = step.env("GITHUB_WORKSPACE", &workspace);
     let own_secrets = secret_inputs(subcommand);
-    let inputs = reach_inputs(subcommand, step.dir());
+    let inputs = reach_inputs(subcommand, step.dir(), endpoint);
     if subcommand == "emulator" {
         step = step.args(&["--port", "0"]);
     }
@@ -728,6 +737,60 @@ fn check_no_leak(
     problems
 }
 
+/// `deploy-tcb emulator` on a free loopback port, stopped when dropped.
+struct Emulator {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Emulator {
+    /// Starts the emulator with the given credentials; `None` while it is not built (or does
+    /// not announce `listening on <url>` within ten seconds).
+    fn start(secret_id: &str, secret_key: &str) -> Option<Emulator> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(crate::support::binary())
+            .args(["emulator", "--port", "0", "--env", "leak-env-1"])
+            .args(["--secret-id", secret_id, "--secret-key", secret_key])
+            .env_remove("GITHUB_ACTIONS")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let stdout = child.stdout.take()?;
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Keep draining the pipe so the emulator never blocks on a full one.
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = sender.send(line);
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            let Ok(line) = receiver.recv_timeout(left) else {
+                break;
+            };
+            if let Some(url) = line.split("listening on ").nth(1) {
+                let endpoint = url.split_whitespace().next()?.to_string();
+                return Some(Emulator { child, endpoint });
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn no_subcommand_leaks_a_secret() {
     let canary = format!("leakcanary{}", uuid::Uuid::new_v4().simple());
@@ -744,10 +807,17 @@ fn no_subcommand_leaks_a_secret() {
             "{expected} is not a secret input"
         );
     }
+    // With the emulator built, the cloud actions get as far as a real (dry) run against it,
+    // signed with the secret credentials; without it they stop at a closed port.
+    let emulator = Emulator::start(&secrets["secret_id"], &secrets["secret_key"]);
+    let endpoint = emulator
+        .as_ref()
+        .map_or(CLOSED_PORT_URL.to_string(), |e| e.endpoint.clone());
+    eprintln!("leak runs use the CloudBase endpoint {endpoint}");
     let mut runs = Vec::new();
     for subcommand in subcommands() {
         for runner in [true, false] {
-            let step = leak_step(&subcommand, runner, &secrets);
+            let step = leak_step(&subcommand, runner, &secrets, &endpoint);
             let label = format!(
                 "{subcommand} ({})",
                 if runner { "runner" } else { "terminal" }
