@@ -9,6 +9,7 @@
 //! and buildah; skips with a message without them, except under `.ci/run`.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -281,7 +282,9 @@ fn the_action_image_runs_as_the_runner_runs_it() {
 fn check_image_config(image: &Image) {
     let info = image.inspect();
     let size = info["Size"].as_u64().expect("image size");
-    eprintln!(
+    // Written to stderr directly, past the test harness's capture, so every run shows it.
+    let _ = writeln!(
+        std::io::stderr(),
         "action image {}: {size} bytes ({:.1} MiB)",
         image.tag,
         size as f64 / 1024.0 / 1024.0
