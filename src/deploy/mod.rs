@@ -1,4 +1,8 @@
-//! Deploying an image to CloudBase Run.
+//! Deploying an image to CloudBase Run: resolve and validate the request, plan against the
+//! current service, apply, wait for the release task, verify, report.
+
+pub mod plan;
+pub mod request;
 
 use crate::cli::DeployArgs;
 use crate::error::{Error, Result};
