@@ -1,8 +1,11 @@
 //! Deploying an image to CloudBase Run: resolve and validate the request, plan against the
 //! current service, apply, wait for the release task, verify, report.
 
+pub mod keyless;
 pub mod plan;
+pub mod progress;
 pub mod request;
+pub mod verify;
 
 use crate::cli::DeployArgs;
 use crate::error::{Error, Result};

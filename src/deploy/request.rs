@@ -171,14 +171,11 @@ fn flag_default(flag: &str) -> Option<String> {
 }
 
 /// `Some(value)` when the input differs from its default (so it overrides the config file).
-fn pick<T: PartialEq>(
+fn pick<T: PartialEq + Clone>(
     value: &T,
     flag: &str,
     parse: impl Fn(&str) -> std::result::Result<T, String>,
-) -> Option<T>
-where
-    T: Clone,
-{
+) -> Option<T> {
     let default = flag_default(flag).and_then(|d| parse(&d).ok());
     (default.as_ref() != Some(value)).then(|| value.clone())
 }
