@@ -4,6 +4,7 @@
 pub mod keyless;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod request;
 pub mod verify;
 
