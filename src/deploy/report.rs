@@ -101,9 +101,15 @@ impl Report {
                 summary.paragraph("Last lines of the process log:");
                 summary.code_block("text", &failure.log_tail.join("\n"));
             }
-            if let Some(previous) = &self.previous_version {
-                summary.paragraph(&format!("The previous version `{previous}` keeps serving."));
-            }
+            match (&self.previous_version, failure.step.as_deref()) {
+                (Some(previous), Some("health check")) => summary.paragraph(&format!(
+                    "The new version serves but fails its health check; return to `{previous}` with the rollback action."
+                )),
+                (Some(previous), _) => {
+                    summary.paragraph(&format!("The previous version `{previous}` keeps serving."))
+                }
+                (None, _) => &mut summary,
+            };
         }
         summary.heading(3, "Plan");
         summary.code_block("diff", &diff_for_markdown(&self.plan.render_diff()));
