@@ -1,6 +1,7 @@
 //! Deploying an image to CloudBase Run: resolve and validate the request, plan against the
 //! current service, apply, wait for the release task, verify, report.
 
+pub mod convert;
 pub mod flow;
 pub mod keyless;
 pub mod plan;
