@@ -7,6 +7,7 @@ pub mod keyless;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod reporting;
 pub mod request;
 pub mod verify;
 
