@@ -225,7 +225,8 @@ pub const UNDOCUMENTED_FIELDS: &[(&str, &str, &str)] =
 pub trait Action: Serialize + DeserializeOwned + ApiObject + fmt::Debug {
     type Response: DeserializeOwned + Serialize + ApiObject + fmt::Debug;
     const SERVICE: Service;
-    const NAME: &'static str;
+    /// The `X-TC-Action` name.
+    const ACTION: &'static str;
     const MUTATING: bool;
 }
 
@@ -236,7 +237,7 @@ macro_rules! actions {
             impl Action for $request {
                 type Response = $response;
                 const SERVICE: Service = Service::$service;
-                const NAME: &'static str = stringify!($action);
+                const ACTION: &'static str = stringify!($action);
                 const MUTATING: bool = $mutating;
             }
         )*
