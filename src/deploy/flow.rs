@@ -35,6 +35,8 @@ pub struct Submission {
     pub release: Release,
     pub items: Vec<ConfigItem>,
     pub remark: String,
+    /// The latest task before submitting, to tell ours from it.
+    pub before_task: Option<i64>,
 }
 
 /// Why a submission was refused.
@@ -106,7 +108,7 @@ pub async fn deploy(
 
     let deadline = Instant::now() + request.wait_timeout;
     let applied = Instant::now();
-    let submission = submission(request, &plan);
+    let submission = submission(request, &plan, before_task);
     let returned = submit_resolving_conflicts(api, request, &submission, deadline).await?;
     timings.record("apply", applied);
 
@@ -199,7 +201,7 @@ async fn preflight(
     Ok(current)
 }
 
-fn submission(request: &DeployRequest, plan: &Plan) -> Submission {
+fn submission(request: &DeployRequest, plan: &Plan, before_task: Option<i64>) -> Submission {
     let run = std::env::var("GITHUB_RUN_ID")
         .map(|r| format!(" (run {r})"))
         .unwrap_or_default();
@@ -211,6 +213,7 @@ fn submission(request: &DeployRequest, plan: &Plan) -> Submission {
         release: request.release,
         items: plan::config_items(request, plan),
         remark: format!("deploy-tcb {}{run}", request.image),
+        before_task,
     }
 }
 

@@ -143,6 +143,31 @@ impl GithubReport {
         self.comment(report).await;
     }
 
+    /// The deploy stopped before it had a report (a network failure, refused credentials).
+    pub async fn abort(&self, reason: &str) {
+        let description = format!("deploy did not run to the end: {reason}");
+        if let Some(id) = self.deployment {
+            let mut status = NewDeploymentStatus::new(DeploymentState::Error);
+            status.log_url = self.context.run_url();
+            status.description = Some(description.clone());
+            if let Err(error) = self.client.create_deployment_status(id, &status).await {
+                error.warn("setting the Deployment status");
+            }
+        }
+        if let Some(id) = self.check_run {
+            let output = CheckOutput {
+                title: "deploy did not run to the end".into(),
+                summary: crate::runner::mask::redact(&description),
+                text: None,
+                annotations: Vec::new(),
+            };
+            let update = CheckRunUpdate::completed(Conclusion::Failure, output);
+            if let Err(error) = self.client.update_check_run(id, &update).await {
+                error.warn("completing the check run");
+            }
+        }
+    }
+
     async fn comment(&self, report: &Report) {
         let (Some(number), Some(run_id)) = (self.context.pull_request, self.context.run_id) else {
             return;
