@@ -8,6 +8,7 @@
 
 pub mod checks;
 pub mod client;
+pub mod code_scanning;
 pub mod comment;
 pub mod context;
 pub mod deployments;
@@ -20,7 +21,8 @@ pub use checks::{
     CommitState, CommitStatus, Conclusion, NewCheckRun, NewCommitStatus,
 };
 pub use client::{Client, RetryPolicy};
-pub use comment::{IssueComment, StickyComment, merge_section, section_content};
+pub use code_scanning::{SarifReceipt, SarifStatus, SarifUpload};
+pub use comment::{IssueComment, StickyComment, merge_section, section_content, sections};
 pub use context::{Repo, RunContext};
 pub use deployments::{
     Deployment, DeploymentState, DeploymentStatus, NewDeployment, NewDeploymentStatus,

@@ -180,6 +180,7 @@ pub struct Notifier {
     channels: Vec<Channel>,
     http: reqwest::Client,
     now_ms: Clock,
+    retry_delay: Duration,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -277,6 +278,7 @@ impl Notifier {
             channels,
             http,
             now_ms: Arc::new(|| chrono::Utc::now().timestamp_millis()),
+            retry_delay: Duration::from_secs(1),
         }
     }
 
@@ -288,6 +290,12 @@ impl Notifier {
     /// Replaces the clock (Unix milliseconds) used for signatures.
     pub fn with_clock(mut self, now_ms: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
         self.now_ms = Arc::new(now_ms);
+        self
+    }
+
+    /// Replaces the wait before a retry when the chat gives no `Retry-After` (tests use ms).
+    pub fn with_retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = delay;
         self
     }
 
@@ -304,8 +312,8 @@ impl Notifier {
         let mut tasks = tokio::task::JoinSet::new();
         for channel in &self.channels {
             let (http, channel, n) = (self.http.clone(), channel.clone(), n.clone());
-            let now_ms = (self.now_ms)();
-            tasks.spawn(async move { send_one(&http, &channel, &n, now_ms).await });
+            let (now_ms, delay) = ((self.now_ms)(), self.retry_delay);
+            tasks.spawn(async move { send_one(&http, &channel, &n, now_ms, delay).await });
         }
         let mut failures = Vec::new();
         while let Some(joined) = tasks.join_next().await {
@@ -326,27 +334,56 @@ impl Notifier {
     }
 }
 
+/// Attempts per chat: one retry for a rate limit (429), a 5xx or a lost connection.
+const ATTEMPTS: u32 = 2;
+/// The longest `Retry-After` worth waiting for: a notification is not worth holding a deploy.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
 async fn send_one(
     http: &reqwest::Client,
     channel: &Channel,
     n: &Notification,
     now_ms: i64,
+    retry_delay: Duration,
 ) -> Result<(), NotifyError> {
     let (url, body) = channel.request(n, now_ms);
     let fail = |problem: &str| NotifyError::new(channel.name(), problem);
-    let response = http
-        .post(url)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/json; charset=utf-8",
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| fail(&e.without_url().to_string()))?;
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    channel.check_answer(status, &text).map_err(|p| fail(&p))
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let sent = http
+            .post(&url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/json; charset=utf-8",
+            )
+            .body(body.to_string())
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) if attempt < ATTEMPTS && (e.is_connect() || e.is_timeout()) => {
+                tokio::time::sleep(retry_delay).await;
+                continue;
+            }
+            Err(e) => return Err(fail(&crate::github::client::error_chain(&e.without_url()))),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = response.text().await.unwrap_or_default();
+        let transient = status == 429 || (500..600).contains(&status);
+        let wait = retry_after.unwrap_or(retry_delay);
+        if transient && attempt < ATTEMPTS && wait <= MAX_RETRY_AFTER {
+            tokio::time::sleep(wait).await;
+            continue;
+        }
+        return channel.check_answer(status, &text).map_err(|p| fail(&p));
+    }
 }
 
 #[cfg(test)]
