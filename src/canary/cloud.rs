@@ -124,6 +124,23 @@ impl Gray {
         Ok(answer.is_exist.then(|| convert::task_view(&answer.task)))
     }
 
+    /// The task as the API describes it (with `ChangeType`), or the latest for id 0.
+    pub async fn task_info(
+        &self,
+        env: &str,
+        service: &str,
+        id: i64,
+    ) -> Result<Option<tcbr::ServerManageTaskInfo>> {
+        let request = tcbr::DescribeServerManageTaskRequest {
+            env_id: env.into(),
+            server_name: service.into(),
+            task_id: id,
+            operator_remark: None,
+        };
+        let answer = self.client.describe_server_manage_task(&request).await?;
+        Ok(answer.is_exist.then_some(answer.task))
+    }
+
     /// The status of a version (`normal` can serve), `None` when it does not exist.
     pub async fn version_status(
         &self,

@@ -156,7 +156,7 @@ impl CanaryReport {
                 rows.push(vec![
                     label.clone(),
                     m.check.clone(),
-                    format!("`{}`", m.query.replace('|', "\\|")),
+                    format!("`{}`", m.query),
                     m.observation.to_string(),
                     m.threshold.to_string(),
                     m.verdict().as_str().into(),
