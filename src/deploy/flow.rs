@@ -249,12 +249,25 @@ async fn submit_resolving_conflicts(
                 );
                 api.cancel(&request.env_id, &request.service, id).await?;
             }
+            OnConflict::Wait if running.as_ref().is_some_and(is_open_gray) => {
+                return Err(Error::Verdict(format!(
+                    "a gray release is open on `{}` ({what}); it ends only when promoted or rolled back, so waiting would not help. Promote it with canary-promote, end it with rollback, or set on_conflict: cancel",
+                    request.service
+                )));
+            }
             OnConflict::Wait => {
                 tracing::info!("another release is running ({what}); waiting for it to end")
             }
         }
         wait_until_idle(api, request, deadline).await?;
     }
+}
+
+/// A gray release whose version is deployed and waits for promotion: it never ends by itself.
+fn is_open_gray(task: &TaskView) -> bool {
+    task.release_type.eq_ignore_ascii_case("GRAY")
+        && task.status.eq_ignore_ascii_case("running")
+        && progress::assess(task, None, true) == Progress::Done
 }
 
 /// Waits until the latest task is no longer running.
