@@ -13,7 +13,8 @@ use super::config::{ConfigValue, Policy};
 use super::faults::RequestFault;
 use super::render;
 use super::server::{Answer, Dropped, Shared, json as json_response, read_body};
-use super::state::{ApiError, ApiResult, DeploySpec, GraySpec, Operation, Route};
+use super::state::{ApiError, ApiResult, DeploySpec, GraySpec, Operation, RollbackSpec, Route};
+use crate::tcb::models::Request as ApiRequest;
 
 /// The services the endpoint serves: credential-scope name, API version and actions.
 const SERVICES: [(&str, &str, &[&str]); 3] = [
@@ -87,10 +88,13 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
         Err(Rejection::Api(e)) => e.code.clone(),
         Err(Rejection::Drop) => "dropped".to_string(),
     };
-    shared
-        .lock()
-        .metrics
-        .record_api(if action.is_empty() { "-" } else { &action }, &code);
+    // Only known actions become labels, so a caller cannot grow the metrics without bound.
+    let label = if service_of(&action).is_some() {
+        action.as_str()
+    } else {
+        "(invalid)"
+    };
+    shared.lock().metrics.record_api(label, &code);
     match result {
         Ok(value) => {
             if MUTATING.contains(&action.as_str())
@@ -148,14 +152,8 @@ async fn process(
         }
     }
     check_signature(shared, action, service, headers, body)?;
-    let params: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            "InvalidParameter",
-            format!("the request body is not a JSON object: {e}"),
-        )
-    })?;
-    apply_faults(shared, action, &params).await?;
-    validate(action, body)?;
+    apply_faults(shared, action, server_name(body).as_deref()).await?;
+    let params = validate(action, body)?;
     Ok(dispatch(shared, action, &params)?)
 }
 
@@ -187,8 +185,17 @@ fn check_signature(
     )
 }
 
-async fn apply_faults(shared: &Shared, action: &str, params: &Value) -> Result<(), Rejection> {
-    let server = params.get("ServerName").and_then(Value::as_str);
+/// The `ServerName` of a body, for fault rules that name a service.
+fn server_name(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    Some(value.get("ServerName")?.as_str()?.to_string())
+}
+
+async fn apply_faults(
+    shared: &Shared,
+    action: &str,
+    server: Option<&str>,
+) -> Result<(), Rejection> {
     let faults = shared.lock().faults.for_api(action, server);
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
@@ -216,8 +223,12 @@ async fn apply_faults(shared: &Shared, action: &str, params: &Value) -> Result<(
 
 /// Checks the body against the typed models of the official API description: unknown
 /// parameter, missing parameter and wrong type come back with the cloud's codes.
-fn validate(_action: &str, _body: &[u8]) -> ApiResult<()> {
-    Ok(()) // MODELS: replaced by crate::tcb::models::Request::parse once the tcb branch lands
+/// Returns the body as the typed model reads it (numeric strings in number fields become
+/// numbers), which is what the handlers read.
+fn validate(action: &str, body: &[u8]) -> ApiResult<Value> {
+    ApiRequest::parse(action, body)
+        .map(|request| request.to_json())
+        .map_err(|e| ApiError::new(e.code(), e.to_string()))
 }
 
 fn dispatch(shared: &Shared, action: &str, p: &Value) -> ApiResult<Value> {
@@ -623,15 +634,14 @@ fn rollback(shared: &Shared, p: &Value) -> ApiResult<Value> {
     let now = shared.clock.now();
     let mut inner = shared.lock();
     let faults = inner.faults.for_task(name);
-    let task_id = inner.world.rollback(
-        now,
-        text(p, "EnvId")?,
-        name,
-        text(p, "CurrentVersionName")?,
-        text(p, "RollbackVersionName")?,
-        opt_text(p, "OperatorRemark").unwrap_or(""),
-        faults,
-    )?;
+    let spec = RollbackSpec {
+        current: text(p, "CurrentVersionName")?,
+        target: text(p, "RollbackVersionName")?,
+        remark: opt_text(p, "OperatorRemark").unwrap_or(""),
+    };
+    let task_id = inner
+        .world
+        .rollback(now, text(p, "EnvId")?, name, spec, faults)?;
     Ok(json!({ "TaskId": task_id }))
 }
 

@@ -50,12 +50,16 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
     };
     let decision = match decide(shared, &request, env, service) {
         Ok(decision) => decision,
-        Err(response) => {
-            record(shared, env, service, "", response.status(), started);
-            return Ok(response);
+        Err((status, message)) => {
+            record(shared, env, service, "", status, started);
+            return Ok(problem(status, &message));
         }
     };
-    tokio::time::sleep(decision.fault_latency + decision.behaviour.latency()).await;
+    let delay = decision.fault_latency + decision.behaviour.latency();
+    // A zero sleep still waits for the timer's next tick (about 1 ms): skip it.
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let response = match decision.fault {
         Some(RequestFault::Drop) => return Err(Dropped),
         Some(RequestFault::InternalError(ref message)) => problem(
@@ -80,20 +84,20 @@ fn decide(
     request: &Request<Incoming>,
     env: &str,
     service: &str,
-) -> Result<Decision, Response<Body>> {
+) -> Result<Decision, (StatusCode, String)> {
     let seed = shared.settings.seed;
     let mut inner = shared.lock();
     let faults = inner.faults.for_gateway(service);
     let traffic = match inner.world.service(env, service) {
         Ok(found) => found.traffic.clone(),
-        Err(e) => return Err(problem(StatusCode::NOT_FOUND, &e.message)),
+        Err(e) => return Err((StatusCode::NOT_FOUND, e.message)),
     };
     let keys = request_keys(request);
     let roll = inner.rng(seed, &format!("route/{env}/{service}")).unit();
     let Some(version) = choose_version(&traffic, &keys, roll).map(str::to_string) else {
-        return Err(problem(
+        return Err((
             StatusCode::SERVICE_UNAVAILABLE,
-            &format!("service `{service}` has no version online yet"),
+            format!("service `{service}` has no version online yet"),
         ));
     };
     let (image, behaviour) = match inner
@@ -102,7 +106,7 @@ fn decide(
         .and_then(|s| s.version(&version))
     {
         Ok(v) => (v.image.clone(), v.behaviour.clone()),
-        Err(e) => return Err(problem(StatusCode::SERVICE_UNAVAILABLE, &e.message)),
+        Err(e) => return Err((StatusCode::SERVICE_UNAVAILABLE, e.message)),
     };
     let fail = inner
         .rng(seed, &format!("errors/{env}/{version}"))

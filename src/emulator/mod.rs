@@ -32,7 +32,7 @@ pub use config::{ConfigValue, ServiceConfig};
 pub use faults::{FaultKind, FaultRule, FaultSet, Target};
 pub use metrics::Metrics;
 pub use routing::{RequestKeys, choose_version};
-pub use state::{ApiError, DeploySpec, GraySpec, Operation, Route, Traffic, World};
+pub use state::{ApiError, DeploySpec, GraySpec, Operation, RollbackSpec, Route, Traffic, World};
 pub use synthetic::{AppCatalog, Behaviour};
 pub use task::{StepName, StepStatus, TaskStatus};
 
@@ -310,27 +310,42 @@ pub fn run(args: EmulatorArgs) -> Result<()> {
     let envs = config.envs.join(", ");
     let speed = config.speed;
     let handle = Emulator::start(config)?;
-    println!("deploy-tcb emulator listening on {}", handle.base_url());
-    println!(
-        "  endpoint: {} (TENCENTCLOUD_ENDPOINT / tcb_endpoint)",
-        handle.base_url()
-    );
-    println!(
-        "  environments: {}",
-        if envs.is_empty() { "(none)" } else { &envs }
-    );
-    println!(
-        "  gateway: {}/_gw/<env>/<service>/   metrics: {}/metrics",
-        handle.base_url(),
-        handle.base_url()
-    );
-    println!(
-        "  faults: {}/_emulator/faults   speed: {speed}x",
-        handle.base_url()
-    );
-    crate::app::block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
-    println!("deploy-tcb emulator stopping");
+    let base = handle.base_url();
+    let envs = if envs.is_empty() {
+        "(none)".to_string()
+    } else {
+        envs
+    };
+    // The first line is the one scripts read; nothing fails when stdout is closed early.
+    say(&format!(
+        "deploy-tcb emulator listening on {base}\n  endpoint: {base} (TENCENTCLOUD_ENDPOINT / tcb_endpoint)\n  \
+         environments: {envs}\n  gateway: {base}/_gw/<env>/<service>/   metrics: {base}/metrics\n  \
+         faults: {base}/_emulator/faults   speed: {speed}x"
+    ));
+    crate::app::block_on(stop_signal());
+    say("deploy-tcb emulator stopping");
     handle.shutdown()
+}
+
+/// Ctrl-C, or SIGTERM (what `docker stop` sends).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
 }

@@ -211,6 +211,15 @@ pub struct GraySpec {
     pub close: bool,
 }
 
+/// What `SubmitServerRollback` asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RollbackSpec<'a> {
+    /// The version serving now (the cloud checks the caller knows it).
+    pub current: &'a str,
+    pub target: &'a str,
+    pub remark: &'a str,
+}
+
 /// `OperateServerManage.OperateType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -449,11 +458,14 @@ impl World {
         now: Now,
         env: &str,
         name: &str,
-        current: &str,
-        target: &str,
-        remark: &str,
+        spec: RollbackSpec<'_>,
         faults: TaskFaults,
     ) -> ApiResult<u64> {
+        let RollbackSpec {
+            current,
+            target,
+            remark,
+        } = spec;
         self.tick(now);
         let (task_id, order_id, run_id) = self.allocate_ids();
         let service = self.service_mut(env, name)?;
@@ -1372,9 +1384,11 @@ mod tests {
                 at(2 * DONE),
                 ENV,
                 "web",
-                "web-001",
-                "web-001",
-                "",
+                RollbackSpec {
+                    current: "web-001",
+                    target: "web-001",
+                    remark: "",
+                },
                 TaskFaults::default(),
             )
             .unwrap_err();
@@ -1384,9 +1398,11 @@ mod tests {
                 at(2 * DONE),
                 ENV,
                 "web",
-                "web-002",
-                "web-404",
-                "",
+                RollbackSpec {
+                    current: "web-002",
+                    target: "web-404",
+                    remark: "",
+                },
                 TaskFaults::default(),
             )
             .unwrap_err();
@@ -1396,9 +1412,11 @@ mod tests {
                 at(2 * DONE),
                 ENV,
                 "web",
-                "web-002",
-                "web-001",
-                "bad deploy",
+                RollbackSpec {
+                    current: "web-002",
+                    target: "web-001",
+                    remark: "bad deploy",
+                },
                 TaskFaults::default(),
             )
             .unwrap();

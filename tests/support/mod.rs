@@ -1,6 +1,8 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
+pub mod emulator;
+
 use std::path::PathBuf;
 
 /// `../shared`, the read-only reference data, when it is present. Tests that need it call
