@@ -145,6 +145,12 @@ impl Client {
                 "leave GITHUB_API_URL to the runner, or set it to e.g. https://api.github.com",
             ));
         }
+        if token.expose().trim().is_empty() {
+            return Err(GithubError::config(
+                "`github_token` is empty",
+                "pass github_token: ${{ secrets.GITHUB_TOKEN }}, or leave the input out to skip GitHub reporting",
+            ));
+        }
         let mut auth =
             HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                 GithubError::config(
@@ -182,6 +188,12 @@ impl Client {
     /// A client for the run's repository at the run's API URL.
     pub fn from_context(context: &RunContext, token: Secret) -> Result<Client> {
         Client::new(&context.api_url, token, context.repo.clone())
+    }
+
+    /// A client for the current run: `RunContext::from_env()` and [`Client::from_context`].
+    pub fn from_env(token: Secret) -> Result<(Client, RunContext)> {
+        let context = RunContext::from_env()?;
+        Ok((Client::from_context(&context, token)?, context))
     }
 
     /// Replaces the retry policy (tests use millisecond backoffs).
@@ -248,7 +260,7 @@ impl Client {
                     return Err(GithubError::transport(
                         operation,
                         attempt,
-                        &error.without_url().to_string(),
+                        &error_chain(&error.without_url()),
                     ));
                 }
             };
@@ -282,6 +294,20 @@ impl Client {
     pub fn token(&self) -> &Secret {
         &self.token
     }
+}
+
+/// An error with its causes ("error sending request: connection refused"), without the URL.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(&format!(": {cause_text}"));
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn is_transient(error: &reqwest::Error) -> bool {
@@ -388,6 +414,15 @@ mod tests {
         assert_eq!(policy.backoff(1), Duration::from_secs(1));
         assert_eq!(policy.backoff(3), Duration::from_secs(4));
         assert_eq!(policy.backoff(8), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn an_empty_token_or_a_bad_url_is_a_config_error() {
+        let repo = Repo::parse("acme/shop").unwrap();
+        let empty = Client::new("https://api.github.com", Secret::new(""), repo.clone());
+        assert!(empty.unwrap_err().to_string().contains("github_token"));
+        let bad = Client::new("api.github.com", Secret::new("tok-123456"), repo);
+        assert!(bad.unwrap_err().to_string().contains("GITHUB_API_URL"));
     }
 
     #[test]

@@ -108,6 +108,7 @@ fn permission_for(operation: &str) -> Option<&'static str> {
         (_, op) if op.contains("deployment") => Some("deployments: write"),
         ("issues", _) => Some("pull-requests: write"),
         ("git", _) => Some("contents: write"),
+        ("code-scanning", _) => Some("security-events: write"),
         (_, op) if op.contains("release") => Some("contents: write"),
         ("pulls", _) | (_, "repos/list-pull-requests-associated-with-commit") => {
             Some("pull-requests: read")

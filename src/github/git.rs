@@ -91,6 +91,16 @@ impl Client {
         }
     }
 
+    /// Refs whose names start with `prefix` (`tags/v1.`), e.g. to list release tags.
+    pub async fn list_matching_refs(&self, prefix: &RefName) -> Result<Vec<GitRef>> {
+        let path = self.repo_path(&format!(
+            "/git/matching-refs/{}",
+            encode_path(&prefix.short())
+        ));
+        self.call("git/list-matching-refs", Method::GET, &path, &[], None)
+            .await
+    }
+
     /// Creates a ref pointing at `sha`.
     pub async fn create_ref(&self, name: &RefName, sha: &str) -> Result<GitRef> {
         let path = self.repo_path("/git/refs");

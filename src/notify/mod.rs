@@ -52,6 +52,27 @@ impl Notification {
             details: Vec::new(),
         }
     }
+
+    pub fn environment(mut self, environment: &str) -> Self {
+        self.environment = Some(environment.to_string());
+        self
+    }
+
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = Some(version.to_string());
+        self
+    }
+
+    pub fn url(mut self, url: &str) -> Self {
+        self.url = Some(url.to_string());
+        self
+    }
+
+    /// Adds a `key: value` fact.
+    pub fn detail(mut self, key: &str, value: impl std::fmt::Display) -> Self {
+        self.details.push((key.to_string(), value.to_string()));
+        self
+    }
 }
 
 /// One configured chat.
@@ -180,6 +201,7 @@ pub struct Notifier {
     channels: Vec<Channel>,
     http: reqwest::Client,
     now_ms: Clock,
+    retry_delay: Duration,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -207,7 +229,29 @@ fn webhook(input: &str, value: &Option<Secret>) -> crate::error::Result<Option<S
             "pass the whole webhook URL the chat gave you, from a repository secret",
         ));
     }
+    mask_credential_parts(url);
     Ok(Some(secret.clone()))
+}
+
+/// The whole URL is masked already; its credential parts (the query values such as `key` or
+/// `access_token`, and the last path segment that Feishu and Slack use as the token) are
+/// masked on their own too, so a part quoted alone is hidden as well.
+fn mask_credential_parts(url: &str) {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return;
+    };
+    // Short, ordinary values (`send`, `true`) are not credentials, and masking them would star
+    // out ordinary words everywhere; tokens are long.
+    let credential = |value: &str| value.len() >= 12;
+    parsed
+        .query_pairs()
+        .filter(|(_, value)| credential(value))
+        .for_each(|(_, value)| crate::runner::mask::register(&value));
+    if let Some(last) = parsed.path_segments().and_then(|mut s| s.next_back())
+        && credential(last)
+    {
+        crate::runner::mask::register(last);
+    }
 }
 
 fn signing_secret(
@@ -277,6 +321,7 @@ impl Notifier {
             channels,
             http,
             now_ms: Arc::new(|| chrono::Utc::now().timestamp_millis()),
+            retry_delay: Duration::from_secs(1),
         }
     }
 
@@ -288,6 +333,12 @@ impl Notifier {
     /// Replaces the clock (Unix milliseconds) used for signatures.
     pub fn with_clock(mut self, now_ms: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
         self.now_ms = Arc::new(now_ms);
+        self
+    }
+
+    /// Replaces the wait before a retry when the chat gives no `Retry-After` (tests use ms).
+    pub fn with_retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = delay;
         self
     }
 
@@ -304,8 +355,8 @@ impl Notifier {
         let mut tasks = tokio::task::JoinSet::new();
         for channel in &self.channels {
             let (http, channel, n) = (self.http.clone(), channel.clone(), n.clone());
-            let now_ms = (self.now_ms)();
-            tasks.spawn(async move { send_one(&http, &channel, &n, now_ms).await });
+            let (now_ms, delay) = ((self.now_ms)(), self.retry_delay);
+            tasks.spawn(async move { send_one(&http, &channel, &n, now_ms, delay).await });
         }
         let mut failures = Vec::new();
         while let Some(joined) = tasks.join_next().await {
@@ -326,27 +377,56 @@ impl Notifier {
     }
 }
 
+/// Attempts per chat: one retry for a rate limit (429), a 5xx or a lost connection.
+const ATTEMPTS: u32 = 2;
+/// The longest `Retry-After` worth waiting for: a notification is not worth holding a deploy.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
 async fn send_one(
     http: &reqwest::Client,
     channel: &Channel,
     n: &Notification,
     now_ms: i64,
+    retry_delay: Duration,
 ) -> Result<(), NotifyError> {
     let (url, body) = channel.request(n, now_ms);
     let fail = |problem: &str| NotifyError::new(channel.name(), problem);
-    let response = http
-        .post(url)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/json; charset=utf-8",
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| fail(&e.without_url().to_string()))?;
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    channel.check_answer(status, &text).map_err(|p| fail(&p))
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let sent = http
+            .post(&url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/json; charset=utf-8",
+            )
+            .body(body.to_string())
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) if attempt < ATTEMPTS && (e.is_connect() || e.is_timeout()) => {
+                tokio::time::sleep(retry_delay).await;
+                continue;
+            }
+            Err(e) => return Err(fail(&crate::github::client::error_chain(&e.without_url()))),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = response.text().await.unwrap_or_default();
+        let transient = status == 429 || (500..600).contains(&status);
+        let wait = retry_after.unwrap_or(retry_delay);
+        if transient && attempt < ATTEMPTS && wait <= MAX_RETRY_AFTER {
+            tokio::time::sleep(wait).await;
+            continue;
+        }
+        return channel.check_answer(status, &text).map_err(|p| fail(&p));
+    }
 }
 
 #[cfg(test)]
@@ -386,6 +466,34 @@ mod tests {
         let error = channels(&a).unwrap_err();
         assert!(error.to_string().contains("slack_webhook"));
         assert!(!format!("{error} {:?}", error.fix()).contains("not-a-url-secret-value"));
+    }
+
+    #[test]
+    fn credential_parts_of_a_webhook_are_masked_on_their_own() {
+        let mut a = args();
+        a.wecom_webhook = Some(Secret::new(
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecom-key-part-0042",
+        ));
+        a.feishu_webhook = Some(Secret::new(
+            "https://open.feishu.cn/open-apis/bot/v2/hook/feishu-hook-token-0042",
+        ));
+        channels(&a).unwrap();
+        let text = redact("key wecom-key-part-0042 hook feishu-hook-token-0042 send");
+        assert_eq!(text, "key *** hook *** send");
+    }
+
+    #[test]
+    fn notifications_build_fluently() {
+        let n = Notification::new("Rollback", Status::RolledBack)
+            .environment("production")
+            .version("v-7")
+            .url("https://x")
+            .detail("Reason", "error rate 7%");
+        assert_eq!(
+            n.details,
+            vec![("Reason".to_string(), "error rate 7%".to_string())]
+        );
+        assert_eq!(n.version.as_deref(), Some("v-7"));
     }
 
     #[test]
