@@ -580,3 +580,140 @@ fn python_sdk_or_skip() -> bool {
     }
     found
 }
+
+/// Every answer the emulator gives is valid against the official response description (the tcb
+/// models' field tables): no field the cloud does not send, every type as documented.
+#[test]
+fn every_answer_matches_the_official_response_description() {
+    use deploy_tcb::tcb::models::{Service, validate};
+    let emu = TestEmulator::start();
+    emu.deploy_new("shape", "synthetic:healthy");
+    emu.ok("UpdateCloudRunServer", json!({"EnvId": ENV, "ServerName": "shape",
+        "DeployInfo": {"DeployType": "image", "ImageUrl": "synthetic:healthy", "ReleaseType": "GRAY"}}));
+    let task = emu.wait_task("shape");
+    emu.ok("ReleaseGray", json!({"EnvId": ENV, "ServerName": "shape", "GrayType": "gray", "TrafficType": "HEADERS",
+        "VersionFlowItems": [
+            {"VersionName": "shape-001", "IsDefaultPriority": true},
+            {"VersionName": "shape-002", "IsDefaultPriority": false, "UrlParam": {"Key": "x", "Value": "1"}}]}));
+    let run_id = emu.ok(
+        "DescribeCloudRunDeployRecord",
+        json!({"EnvId": ENV, "ServerName": "shape"}),
+    )["DeployRecords"][0]["RunId"]
+        .clone();
+    let service = json!({"EnvId": ENV, "ServerName": "shape"});
+    let calls = [
+        (Service::Tcbr, "DescribeEnvBaseInfo", json!({"EnvId": ENV})),
+        (
+            Service::Tcbr,
+            "DescribeEnvBaseInfo",
+            json!({"EnvId": "env-absent"}),
+        ),
+        (Service::Tcbr, "DescribeCloudRunEnvs", json!({})),
+        (
+            Service::Tcbr,
+            "DescribeCloudRunServers",
+            json!({"EnvId": ENV}),
+        ),
+        (
+            Service::Tcbr,
+            "DescribeCloudRunServerDetail",
+            service.clone(),
+        ),
+        (
+            Service::Tcbr,
+            "DescribeServerManageTask",
+            json!({"EnvId": ENV, "ServerName": "shape", "TaskId": 0}),
+        ),
+        (
+            Service::Tcbr,
+            "DescribeServerManageTask",
+            json!({"EnvId": ENV, "ServerName": "shape", "TaskId": 99}),
+        ),
+        (
+            Service::Tcbr,
+            "DescribeCloudRunDeployRecord",
+            service.clone(),
+        ),
+        (
+            Service::Tcbr,
+            "DescribeCloudRunProcessLog",
+            json!({"EnvId": ENV, "RunId": run_id}),
+        ),
+        (Service::Tcbr, "DescribeReleaseOrder", service.clone()),
+        (
+            Service::Tcbr,
+            "DescribeVersionDetail",
+            json!({"EnvId": ENV, "ServerName": "shape", "VersionName": "shape-002"}),
+        ),
+        (
+            Service::Tcbr,
+            "OperateServerManage",
+            json!({"EnvId": ENV, "ServerName": "shape", "TaskId": task["Id"], "OperateType": "done"}),
+        ),
+        (
+            Service::Tcbr,
+            "SubmitServerRollback",
+            json!({"EnvId": ENV, "ServerName": "shape",
+            "CurrentVersionName": "shape-002", "RollbackVersionName": "shape-001"}),
+        ),
+        (
+            Service::Tcr,
+            "CreateInstanceToken",
+            json!({"RegistryId": "tcr-1"}),
+        ),
+        (
+            Service::Sts,
+            "AssumeRoleWithWebIdentity",
+            json!({"ProviderId": "github", "WebIdentityToken": "eyJhIjoxfQ.eyJzdWIiOiJ4In0.c2ln",
+                "RoleArn": "qcs::cam::uin/1:roleName/r", "RoleSessionName": "ci"}),
+        ),
+    ];
+    for (service, action, body) in calls {
+        let response = emu.ok(action, body.clone());
+        let structure = format!("{action}Response");
+        if let Err(e) = validate(service, &structure, &response) {
+            panic!("{action} {body}: {e}\n{response:#}");
+        }
+    }
+}
+
+/// The project's own client (`tcb::Client`) against the emulator: reads retried through
+/// injected throttling, internal errors and a dropped connection, and a typed deploy.
+#[test]
+fn the_tcb_client_retries_through_injected_faults() {
+    use deploy_tcb::runner::inputs::Secret;
+    use deploy_tcb::tcb::models::tcbr;
+    use deploy_tcb::tcb::{Client, Credentials, Endpoint, RetryPolicy};
+    let emu = TestEmulator::start();
+    emu.set_faults(json!({"rules": [
+        {"kind": "throttle", "action": "DescribeEnvBaseInfo", "times": 1},
+        {"kind": "internal_error", "action": "DescribeEnvBaseInfo", "times": 1},
+        {"kind": "drop", "action": "DescribeEnvBaseInfo", "times": 1}
+    ]}));
+    let client = Client::new(Credentials::new(
+        Secret::new(SECRET_ID),
+        Secret::new(SECRET_KEY),
+    ))
+    .endpoint(Endpoint::parse(&emu.base_url()).unwrap())
+    .retry(RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = runtime
+        .block_on(
+            client.describe_env_base_info(&tcbr::DescribeEnvBaseInfoRequest { env_id: ENV.into() }),
+        )
+        .expect("retried until the faults ran out");
+    assert_eq!(base.is_exist, Some(true));
+    let metrics = emu.get("/metrics").text();
+    for code in ["RequestLimitExceeded", "InternalError", "dropped", "ok"] {
+        let line =
+            format!(r#"tcb_api_requests_total{{action="DescribeEnvBaseInfo",code="{code}"}} 1"#);
+        assert!(metrics.contains(&line), "{line} not in\n{metrics}");
+    }
+}

@@ -833,3 +833,189 @@ async fn a_rate_limited_webhook_is_retried_once() {
     };
     assert_eq!((count("/slack"), count("/wecom")), (2, 2));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Against the full description from npm @octokit/openapi 23.0.2 (scripts/ci.d/github.sh).
+// ---------------------------------------------------------------------------------------------
+
+/// `generated/<file>` of the installed @octokit/openapi package, or `None` (skip) outside CI.
+fn octokit_description(file: &str) -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("OCTOKIT_OPENAPI_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/octokit-openapi/node_modules/@octokit/openapi")
+        });
+    let path = dir.join("generated").join(file);
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("DEPLOY_TCB_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+        panic!(
+            "{} is missing: scripts/ci.d/github.sh installs it",
+            path.display()
+        );
+    }
+    eprintln!("skipped: needs npm @octokit/openapi 23.0.2 (scripts/ci.d/github.sh installs it)");
+    None
+}
+
+#[test]
+fn the_subset_is_faithful_to_octokit_openapi_23_0_2() {
+    let (Some(subset), Some(full)) = (
+        shared_or_skip(SPEC),
+        octokit_description("api.github.com.json"),
+    ) else {
+        return;
+    };
+    let read = |p: &std::path::Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let (subset, full) = (read(&subset), read(&full));
+    assert_eq!(full["info"]["version"], "23.0.2");
+    assert_eq!(subset["info"]["version"], full["info"]["version"]);
+    let mut compared = 0;
+    for (template, item) in subset["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let official = &full["paths"][template][method];
+            for key in ["parameters", "requestBody", "responses"] {
+                assert_eq!(
+                    op.get(key),
+                    official.get(key),
+                    "{method} {template}: `{key}` differs"
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 45);
+    // Every component the subset carries is the official one.
+    for (kind, entries) in subset["components"].as_object().unwrap() {
+        for (name, value) in entries.as_object().unwrap() {
+            assert_eq!(
+                value, &full["components"][kind][name],
+                "components/{kind}/{name} differs"
+            );
+        }
+    }
+}
+
+/// Every operation the client has, once.
+async fn every_operation(github: &Client, fake: &FakeGithub) {
+    let mut run = NewCheckRun::started("deploy-tcb / deploy", SHA);
+    run.details_url = Some("https://ghe.example.com/acme/shop/actions/runs/1".into());
+    let created = github.create_check_run(&run).await.unwrap();
+    let output = CheckOutput {
+        title: "t".into(),
+        summary: "s".into(),
+        text: None,
+        annotations: annotations(60),
+    };
+    github
+        .update_check_run(
+            created.id,
+            &CheckRunUpdate::completed(Conclusion::Success, output),
+        )
+        .await
+        .unwrap();
+    let status = NewCommitStatus {
+        state: CommitState::Success,
+        context: "deploy-tcb".into(),
+        description: Some("ok".into()),
+        target_url: None,
+    };
+    github.create_commit_status(SHA, &status).await.unwrap();
+    let sticky = StickyComment::new(1, "CI");
+    github
+        .upsert_sticky_section(5, &sticky, "deploy", "one")
+        .await
+        .unwrap();
+    github
+        .upsert_sticky_section(5, &sticky, "deploy", "two")
+        .await
+        .unwrap();
+    deploy(github, "staging", "shop-001", DeploymentState::Success).await;
+    github.successful_deployments("staging", 10).await.unwrap();
+    let release = NewRelease {
+        tag_name: "v1.0.0".into(),
+        body: Some("notes".into()),
+        ..Default::default()
+    };
+    let created = github.create_release(&release).await.unwrap();
+    github.find_release_by_tag("v1.0.0").await.unwrap();
+    github
+        .update_release(
+            created.id,
+            &ReleaseUpdate {
+                name: Some("v1.0.0".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let tagger = Tagger {
+        name: "bot".into(),
+        email: "bot@example.com".into(),
+        date: None,
+    };
+    github
+        .create_annotated_tag("v1.0.0", "v1.0.0", SHA, Some(&tagger))
+        .await
+        .unwrap();
+    github
+        .force_ref(&RefName::Tag("v1".into()), SHA)
+        .await
+        .unwrap();
+    github
+        .list_matching_refs(&RefName::Tag("v1".into()))
+        .await
+        .unwrap();
+    fake.seed_pull_requests(SHA, &[(1, "feat: x", "octocat")]);
+    github.pull_requests_for_commit(SHA).await.unwrap();
+    let upload = deploy_tcb::github::SarifUpload {
+        commit_sha: SHA.into(),
+        git_ref: "refs/heads/main".into(),
+        sarif: br#"{"version":"2.1.0","runs":[]}"#.to_vec(),
+        checkout_uri: None,
+        tool_name: Some("deploy-tcb".into()),
+        started_at: None,
+    };
+    let receipt = github.upload_sarif(&upload).await.unwrap();
+    github.sarif_status(&receipt.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_request_is_valid_on_github_enterprise_server_3_17() {
+    let (Some(subset), Some(ghes)) = (shared_or_skip(SPEC), octokit_description("ghes-3.17.json"))
+    else {
+        return;
+    };
+    let paths = crate::support::fake_github::Spec::path_templates(&subset);
+    let spec = crate::support::fake_github::Spec::cached(&ghes, Some(&paths));
+    let fake = FakeGithub::start_with_spec(spec, "/api/v3");
+    let github = client(&fake);
+    every_operation(&github, &fake).await;
+    let operations: std::collections::BTreeSet<String> = fake
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.operation)
+        .collect();
+    assert_eq!(operations.len(), 20, "{operations:?}");
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn every_operation_is_valid_on_the_subset() {
+    let Some(fake) = fake() else { return };
+    every_operation(&client(&fake), &fake).await;
+    fake.assert_no_violations();
+    // The token travels in the Authorization header and nowhere else.
+    for request in fake.requests() {
+        let visible = format!("{} {:?} {:?}", request.path, request.query, request.body);
+        assert!(!visible.contains(TOKEN), "token in {visible}");
+        assert_eq!(
+            request.authorization.as_deref(),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+    }
+}

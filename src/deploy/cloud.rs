@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::convert;
-use super::flow::{CloudRunApi, EnvState, RecordView, Submission, SubmitError};
+use super::flow::{CloudRunApi, EnvState, GraySplit, RecordView, Submission, SubmitError};
 use super::keyless::{self, TokenEndpoint};
 use super::plan::CurrentService;
 use super::progress::TaskView;
@@ -122,6 +122,10 @@ fn request_role(request: &AssumeRoleWithWebIdentityRequest) -> &str {
 }
 
 impl CloudRunApi for CloudRun {
+    async fn gray_split(&self, split: &GraySplit) -> Result<()> {
+        self.release_gray(split).await.map_err(auth_aware)
+    }
+
     async fn environment(&self, env_id: &str) -> Result<EnvState> {
         let request = tcbr::DescribeEnvBaseInfoRequest {
             env_id: env_id.into(),
@@ -220,6 +224,40 @@ impl CloudRunApi for CloudRun {
 }
 
 impl CloudRun {
+    /// ReleaseGray as Tencent's own clients send it: type `gray`, FLOW, the stable version as
+    /// the default route. Setting a split twice is harmless, so a transient failure resends.
+    async fn release_gray(&self, split: &GraySplit) -> std::result::Result<(), ClientError> {
+        let percent = i64::from(split.percent);
+        let request = tcbr::ReleaseGrayRequest {
+            env_id: split.env_id.clone(),
+            server_name: split.service.clone(),
+            gray_type: "gray".into(),
+            traffic_type: "FLOW".into(),
+            gray_flow_ratio: Some(percent),
+            version_flow_items: Some(vec![
+                tcbr::VersionFlowInfo {
+                    version_name: split.stable.clone(),
+                    is_default_priority: true,
+                    flow_ratio: Some(100 - percent),
+                    priority: Some(1),
+                    url_param: None,
+                },
+                tcbr::VersionFlowInfo {
+                    version_name: split.canary.clone(),
+                    is_default_priority: false,
+                    flow_ratio: Some(percent),
+                    priority: Some(2),
+                    url_param: None,
+                },
+            ]),
+            operator_remark: Some("deploy-tcb: initial gray share".into()),
+            close_gray_release: None,
+        };
+        let recheck = |_| async { Ok(Recheck::Resend) };
+        self.client.call_with_recheck(&request, recheck).await?;
+        Ok(())
+    }
+
     async fn create(&self, s: &Submission) -> std::result::Result<i64, ClientError> {
         let request = tcbr::CreateCloudRunServerRequest {
             env_id: s.env_id.clone(),

@@ -60,6 +60,18 @@ pub trait CloudRunApi {
     /// Returns the task id the cloud gave (often 0).
     async fn submit(&self, submission: &Submission) -> std::result::Result<i64, SubmitError>;
     async fn cancel(&self, env_id: &str, service: &str, task_id: i64) -> Result<()>;
+    /// ReleaseGray: `canary` gets `percent` of the traffic, `stable` the rest.
+    async fn gray_split(&self, split: &GraySplit) -> Result<()>;
+}
+
+/// The initial traffic split of a gray release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraySplit {
+    pub env_id: String,
+    pub service: String,
+    pub stable: String,
+    pub canary: String,
+    pub percent: u8,
 }
 
 /// Lines of the process log kept for the report.
@@ -127,6 +139,17 @@ pub async fn deploy(
         report.failure = Some(failure);
         report.timings = timings.0;
         return Ok(report);
+    }
+
+    if let Release::Gray { traffic } = request.release {
+        let split = Instant::now();
+        if let Some(failure) = open_gray(api, request, &finish.task, traffic).await {
+            report.outcome = Outcome::Failed;
+            report.failure = Some(failure);
+            report.timings = timings.0;
+            return Ok(report);
+        }
+        timings.record("gray traffic split", split);
     }
 
     let verified = Instant::now();
@@ -249,12 +272,25 @@ async fn submit_resolving_conflicts(
                 );
                 api.cancel(&request.env_id, &request.service, id).await?;
             }
+            OnConflict::Wait if running.as_ref().is_some_and(is_open_gray) => {
+                return Err(Error::Verdict(format!(
+                    "a gray release is open on `{}` ({what}); it ends only when promoted or rolled back, so waiting would not help. Promote it with canary-promote, end it with rollback, or set on_conflict: cancel",
+                    request.service
+                )));
+            }
             OnConflict::Wait => {
                 tracing::info!("another release is running ({what}); waiting for it to end")
             }
         }
         wait_until_idle(api, request, deadline).await?;
     }
+}
+
+/// A gray release whose version is deployed and waits for promotion: it never ends by itself.
+fn is_open_gray(task: &TaskView) -> bool {
+    task.release_type.eq_ignore_ascii_case("GRAY")
+        && task.status.eq_ignore_ascii_case("running")
+        && progress::assess(task, None, true) == Progress::Done
 }
 
 /// Waits until the latest task is no longer running.
@@ -393,6 +429,44 @@ async fn timed_out(
             log_tail,
         }),
     })
+}
+
+/// Gives the deployed gray version its initial share (the cloud opens it with none).
+async fn open_gray(
+    api: &impl CloudRunApi,
+    request: &DeployRequest,
+    task: &TaskView,
+    percent: u8,
+) -> Option<Failure> {
+    if percent == 0 {
+        return None;
+    }
+    let split = GraySplit {
+        env_id: request.env_id.clone(),
+        service: request.service.clone(),
+        stable: task.pre_version_name.clone(),
+        canary: task.version_name.clone(),
+        percent,
+    };
+    match api.gray_split(&split).await {
+        Ok(()) => {
+            tracing::info!(
+                "gray release: {} serves {percent}%, {} the rest",
+                split.canary,
+                split.stable
+            );
+            None
+        }
+        Err(error) => Some(Failure {
+            step: Some("gray traffic split".into()),
+            reason: format!(
+                "version {} is deployed but its {percent}% share could not be set: {}",
+                split.canary,
+                error.message()
+            ),
+            log_tail: Vec::new(),
+        }),
+    }
 }
 
 /// The end of the process log of the newest deploy record, for the failure report.

@@ -88,10 +88,13 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
         Err(Rejection::Api(e)) => e.code.clone(),
         Err(Rejection::Drop) => "dropped".to_string(),
     };
-    shared
-        .lock()
-        .metrics
-        .record_api(if action.is_empty() { "-" } else { &action }, &code);
+    // Only known actions become labels, so a caller cannot grow the metrics without bound.
+    let label = if service_of(&action).is_some() {
+        action.as_str()
+    } else {
+        "(invalid)"
+    };
+    shared.lock().metrics.record_api(label, &code);
     match result {
         Ok(value) => {
             if MUTATING.contains(&action.as_str())

@@ -217,52 +217,56 @@ impl Faults {
         service: Option<&str>,
     ) -> RequestFaults {
         let mut faults = RequestFaults::default();
-        for rule in self.fire(target, action, service) {
-            match rule.kind {
-                FaultKind::Latency => {
-                    faults.latency += Duration::from_millis(rule.ms.unwrap_or(0));
-                }
-                kind if faults.outcome.is_none() => {
-                    faults.outcome = request_fault(kind, rule.message);
-                }
-                _ => {}
+        self.fire(target, action, service, |rule| match rule.kind {
+            FaultKind::Latency => {
+                faults.latency += Duration::from_millis(rule.ms.unwrap_or(0));
+                true
             }
-        }
+            kind if faults.outcome.is_none() => {
+                faults.outcome = request_fault(kind, rule.message.clone());
+                faults.outcome.is_some()
+            }
+            _ => false,
+        });
         faults
     }
 
     /// Faults for a release task of `service` created now.
     pub fn for_task(&mut self, service: &str) -> TaskFaults {
         let mut faults = TaskFaults::default();
-        for rule in self.fire(Target::Api, None, Some(service)) {
+        self.fire(Target::Api, None, Some(service), |rule| {
             let message = rule.message.clone();
             match (rule.kind, rule.step) {
                 (FaultKind::BuildFail, _) if faults.fail_at.is_none() => {
                     let reason = message.unwrap_or_else(|| "build failed (injected fault)".into());
                     faults.fail_at = Some((StepName::BuildImage, reason, true));
+                    true
                 }
                 (FaultKind::TaskFail, Some(step)) if faults.fail_at.is_none() => {
                     let reason =
                         message.unwrap_or_else(|| format!("{step} failed (injected fault)"));
                     faults.fail_at = Some((step, reason, false));
+                    true
                 }
                 (FaultKind::TaskStuck, Some(step)) if faults.stuck_at.is_none() => {
                     faults.stuck_at = Some(step);
+                    true
                 }
-                _ => {}
+                _ => false,
             }
-        }
+        });
         faults
     }
 
-    /// The rules that match and are drawn this time; spends one of each one's `times`.
+    /// Offers each rule that matches and is drawn this time to `apply`; a rule `apply` takes
+    /// spends one of its `times` (a rule that had no effect is not spent).
     fn fire(
         &mut self,
         target: Target,
         action: Option<&str>,
         service: Option<&str>,
-    ) -> Vec<FaultRule> {
-        let mut fired = Vec::new();
+        mut apply: impl FnMut(&FaultRule) -> bool,
+    ) {
         for rule in &mut self.set.rules {
             if rule.times == Some(0) || !rule.matches(target, action, service) {
                 continue;
@@ -270,12 +274,12 @@ impl Faults {
             if !self.rng.chance(rule.probability.unwrap_or(1.0)) {
                 continue;
             }
-            if let Some(times) = rule.times.as_mut() {
+            if apply(rule)
+                && let Some(times) = rule.times.as_mut()
+            {
                 *times -= 1;
             }
-            fired.push(rule.clone());
         }
-        fired
     }
 }
 
@@ -336,6 +340,22 @@ mod tests {
         assert_eq!(f.for_task("web"), TaskFaults::default());
         assert_eq!(f.for_task("slow").stuck_at, Some(StepName::SwitchTraffic));
         assert_eq!(f.for_api("UpdateCloudRunServer", Some("web")).outcome, None);
+    }
+
+    #[test]
+    fn a_rule_that_had_no_effect_is_not_spent() {
+        let mut f = faults(
+            r#"{"rules":[{"kind":"throttle","times":1},{"kind":"internal_error","times":1}]}"#,
+        );
+        let outcomes: Vec<_> = (0..3).map(|_| f.for_api("X", None).outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Some(RequestFault::Throttle(None)),
+                Some(RequestFault::InternalError(None)),
+                None
+            ]
+        );
     }
 
     #[test]

@@ -55,7 +55,11 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
             return Ok(problem(status, &message));
         }
     };
-    tokio::time::sleep(decision.fault_latency + decision.behaviour.latency()).await;
+    let delay = decision.fault_latency + decision.behaviour.latency();
+    // A zero sleep still waits for the timer's next tick (about 1 ms): skip it.
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let response = match decision.fault {
         Some(RequestFault::Drop) => return Err(Dropped),
         Some(RequestFault::InternalError(ref message)) => problem(

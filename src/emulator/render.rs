@@ -25,7 +25,14 @@ pub fn env_base_info(env: Option<&Env>) -> Value {
             },
             "IsExist": true,
         }),
-        None => json!({ "EnvBaseInfo": {}, "IsExist": false }),
+        // Empty values, the way DescribeServerManageTask answers for a task that does not exist.
+        None => json!({
+            "EnvBaseInfo": {
+                "EnvId": "", "PackageType": "", "VpcId": "", "CreateTime": "", "Alias": "",
+                "Status": "", "Region": "", "EnvType": "", "SubnetIds": "", "Recycle": "",
+            },
+            "IsExist": false,
+        }),
     }
 }
 
@@ -267,10 +274,7 @@ fn order_info(service: &Service, order: &ReleaseOrder) -> Value {
 
 fn version_info(version: &Version, traffic: &Traffic) -> Value {
     let route = traffic.routes.iter().find(|r| r.version == version.name);
-    let url_param = route
-        .and_then(|r| r.param.as_ref())
-        .map(|(k, v)| json!({"Key": k, "Value": v}));
-    json!({
+    let mut info = json!({
         "VersionName": version.name,
         "FlowRatio": route.map_or(0, |r| r.ratio),
         "Status": version.status,
@@ -279,7 +283,6 @@ fn version_info(version: &Version, traffic: &Traffic) -> Value {
         "BuildId": 0,
         "UploadType": version.deploy_type,
         "Remark": version.remark,
-        "UrlParam": url_param,
         "Priority": route.map_or(0, |r| r.priority),
         "IsDefaultPriority": route.is_some_and(|r| r.is_default),
         "FlowParams": [],
@@ -289,7 +292,11 @@ fn version_info(version: &Version, traffic: &Traffic) -> Value {
         "Percent": if version.status == "creating" { 50 } else { 100 },
         "CurrentReplicas": if route.is_some_and(|r| r.ratio > 0) { version.config.min_num.max(1) } else { 0 },
         "Architecture": "amd64",
-    })
+    });
+    // UrlParam is a required output that may not be null: empty key and value when unused.
+    let (key, value) = route.and_then(|r| r.param.clone()).unwrap_or_default();
+    info["UrlParam"] = json!({"Key": key, "Value": value});
+    info
 }
 
 /// `DescribeVersionDetail`.

@@ -47,6 +47,17 @@ pub enum AnnotationLevel {
     Failure,
 }
 
+impl From<crate::runner::Level> for AnnotationLevel {
+    /// The runner's `error` is the Checks API's `failure`.
+    fn from(level: crate::runner::Level) -> Self {
+        match level {
+            crate::runner::Level::Error => AnnotationLevel::Failure,
+            crate::runner::Level::Warning => AnnotationLevel::Warning,
+            crate::runner::Level::Notice => AnnotationLevel::Notice,
+        }
+    }
+}
+
 /// One annotation on a file and line range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckAnnotation {

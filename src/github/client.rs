@@ -145,6 +145,12 @@ impl Client {
                 "leave GITHUB_API_URL to the runner, or set it to e.g. https://api.github.com",
             ));
         }
+        if token.expose().trim().is_empty() {
+            return Err(GithubError::config(
+                "`github_token` is empty",
+                "pass github_token: ${{ secrets.GITHUB_TOKEN }}, or leave the input out to skip GitHub reporting",
+            ));
+        }
         let mut auth =
             HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                 GithubError::config(
@@ -408,6 +414,15 @@ mod tests {
         assert_eq!(policy.backoff(1), Duration::from_secs(1));
         assert_eq!(policy.backoff(3), Duration::from_secs(4));
         assert_eq!(policy.backoff(8), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn an_empty_token_or_a_bad_url_is_a_config_error() {
+        let repo = Repo::parse("acme/shop").unwrap();
+        let empty = Client::new("https://api.github.com", Secret::new(""), repo.clone());
+        assert!(empty.unwrap_err().to_string().contains("github_token"));
+        let bad = Client::new("api.github.com", Secret::new("tok-123456"), repo);
+        assert!(bad.unwrap_err().to_string().contains("GITHUB_API_URL"));
     }
 
     #[test]

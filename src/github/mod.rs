@@ -6,6 +6,23 @@
 //! errors that name the operation and never carry the token. Reporting is best effort for
 //! deploys: callers turn a [`GithubError`] into a warning with [`GithubError::warn`].
 
+//!
+//! ```text
+//! let (client, context) = Client::from_env(token)?;          // GITHUB_API_URL, GITHUB_REPOSITORY…
+//! let run = client.create_check_run(&NewCheckRun::started("deploy-tcb deploy", sha)).await?;
+//! client.update_check_run(run.id, &CheckRunUpdate::completed(Conclusion::Success, output)).await?;
+//! let sticky = StickyComment::new(context.run_id.unwrap_or(0), "deploy-tcb");
+//! client.upsert_sticky_section(pr, &sticky, "deploy/production", &markdown).await?;
+//! let d = client.create_deployment(&NewDeployment::new(sha, "production", payload)).await?;
+//! client.create_deployment_status(d.id, &NewDeploymentStatus::new(DeploymentState::Success)).await?;
+//! // rollback: the newest verified deployments of an environment, with their payloads
+//! let verified = client.successful_deployments("production", 30).await?;
+//! ```
+//!
+//! Every request is checked in tests against GitHub's OpenAPI description (npm
+//! `@octokit/openapi` 23.0.2; the subset in `../shared/spec/github/`, and GHES 3.17's
+//! description when the package is installed) by the fake in `tests/support/fake_github.rs`.
+
 pub mod checks;
 pub mod client;
 pub mod code_scanning;

@@ -52,6 +52,27 @@ impl Notification {
             details: Vec::new(),
         }
     }
+
+    pub fn environment(mut self, environment: &str) -> Self {
+        self.environment = Some(environment.to_string());
+        self
+    }
+
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = Some(version.to_string());
+        self
+    }
+
+    pub fn url(mut self, url: &str) -> Self {
+        self.url = Some(url.to_string());
+        self
+    }
+
+    /// Adds a `key: value` fact.
+    pub fn detail(mut self, key: &str, value: impl std::fmt::Display) -> Self {
+        self.details.push((key.to_string(), value.to_string()));
+        self
+    }
 }
 
 /// One configured chat.
@@ -208,7 +229,29 @@ fn webhook(input: &str, value: &Option<Secret>) -> crate::error::Result<Option<S
             "pass the whole webhook URL the chat gave you, from a repository secret",
         ));
     }
+    mask_credential_parts(url);
     Ok(Some(secret.clone()))
+}
+
+/// The whole URL is masked already; its credential parts (the query values such as `key` or
+/// `access_token`, and the last path segment that Feishu and Slack use as the token) are
+/// masked on their own too, so a part quoted alone is hidden as well.
+fn mask_credential_parts(url: &str) {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return;
+    };
+    // Short, ordinary values (`send`, `true`) are not credentials, and masking them would star
+    // out ordinary words everywhere; tokens are long.
+    let credential = |value: &str| value.len() >= 12;
+    parsed
+        .query_pairs()
+        .filter(|(_, value)| credential(value))
+        .for_each(|(_, value)| crate::runner::mask::register(&value));
+    if let Some(last) = parsed.path_segments().and_then(|mut s| s.next_back())
+        && credential(last)
+    {
+        crate::runner::mask::register(last);
+    }
 }
 
 fn signing_secret(
@@ -423,6 +466,34 @@ mod tests {
         let error = channels(&a).unwrap_err();
         assert!(error.to_string().contains("slack_webhook"));
         assert!(!format!("{error} {:?}", error.fix()).contains("not-a-url-secret-value"));
+    }
+
+    #[test]
+    fn credential_parts_of_a_webhook_are_masked_on_their_own() {
+        let mut a = args();
+        a.wecom_webhook = Some(Secret::new(
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecom-key-part-0042",
+        ));
+        a.feishu_webhook = Some(Secret::new(
+            "https://open.feishu.cn/open-apis/bot/v2/hook/feishu-hook-token-0042",
+        ));
+        channels(&a).unwrap();
+        let text = redact("key wecom-key-part-0042 hook feishu-hook-token-0042 send");
+        assert_eq!(text, "key *** hook *** send");
+    }
+
+    #[test]
+    fn notifications_build_fluently() {
+        let n = Notification::new("Rollback", Status::RolledBack)
+            .environment("production")
+            .version("v-7")
+            .url("https://x")
+            .detail("Reason", "error rate 7%");
+        assert_eq!(
+            n.details,
+            vec![("Reason".to_string(), "error rate 7%".to_string())]
+        );
+        assert_eq!(n.version.as_deref(), Some("v-7"));
     }
 
     #[test]

@@ -251,7 +251,8 @@ impl Client {
             return self.attempt(request).await;
         }
         let started = Instant::now();
-        let mut token_refreshed = false;
+        // Each auth failure that a fresh signature or fresh keys can cure is retried once.
+        let (mut token_refreshed, mut resigned) = (false, false);
         let mut attempt = 1;
         loop {
             let error = match self.attempt(request).await {
@@ -260,12 +261,14 @@ impl Client {
             };
             let api = error.api();
             let auth_retry = api.is_some_and(|e| {
-                e.is_signature_expired() || (e.is_token_expired() && !token_refreshed)
+                (e.is_signature_expired() && !resigned)
+                    || (e.is_token_expired() && !token_refreshed)
             });
             if api.is_some_and(ApiError::is_token_expired) {
                 self.credentials.invalidate();
                 token_refreshed = true;
             }
+            resigned |= api.is_some_and(ApiError::is_signature_expired);
             if !(error.is_transient() || auth_retry) {
                 return Err(error);
             }
@@ -273,7 +276,8 @@ impl Client {
                 return Err(gave_up::<A>(attempt, started, error));
             }
             let delay = self.retry.delay(attempt);
-            tracing::warn!(action = A::ACTION, attempt, ?delay, "retrying: {error}");
+            // Info, not a warning: a retry that succeeds is no news for the pull request.
+            tracing::info!(action = A::ACTION, attempt, ?delay, "retrying: {error}");
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
@@ -306,7 +310,7 @@ impl Client {
             tokio::time::sleep(self.retry.delay(attempt)).await;
             match recheck(error.clone()).await {
                 Ok(Recheck::Resend) => {
-                    tracing::warn!(
+                    tracing::info!(
                         action = A::ACTION,
                         attempt,
                         "re-check says not applied; resending: {error}"
@@ -498,9 +502,15 @@ fn build_http(endpoint: &Endpoint) -> reqwest::Client {
     builder.build().expect("the TLS backend initialises")
 }
 
+/// The signed headers as reqwest takes them. `Host` is left to the HTTP stack, which derives
+/// the same value from the URL (host, and port when not the scheme's default) and, over
+/// HTTP/2, sends it as `:authority`.
 fn header_map(headers: &[(&'static str, String)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
+        if name.eq_ignore_ascii_case("host") {
+            continue;
+        }
         if let Ok(value) = HeaderValue::from_str(value) {
             let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
                 .expect("the signer only builds valid header names");

@@ -249,3 +249,57 @@ mod tests {
         assert!(near.cached_valid(chrono::Utc::now().timestamp()).is_none());
     }
 }
+
+/// The role a keyless job assumes with its OIDC token (sts:AssumeRoleWithWebIdentity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebIdentityRole {
+    /// The CAM OIDC identity provider's name.
+    pub provider_id: String,
+    /// `qcs::cam::uin/<uin>:roleName/<name>`.
+    pub role_arn: String,
+    pub role_session_name: String,
+    /// Lifetime of the keys (sts default 7200, at most 43200).
+    pub duration_seconds: Option<i64>,
+}
+
+/// Keyless credentials: `oidc_token` fetches a fresh OIDC token (GitHub's ID token for the
+/// job), which `sts` (a client that may have no credentials: the call is unsigned) exchanges
+/// for temporary keys, again whenever they near expiry or the cloud rejects their token.
+pub fn web_identity<T>(
+    sts: super::Client,
+    role: WebIdentityRole,
+    oidc_token: T,
+) -> Refreshing<impl Fn() -> BoxFuture<'static, Result<Expiring, ClientError>> + Send + Sync>
+where
+    T: Fn() -> BoxFuture<'static, Result<String, ClientError>> + Send + Sync + 'static,
+{
+    let oidc_token = std::sync::Arc::new(oidc_token);
+    Refreshing::new(move || {
+        let (sts, role, oidc_token) = (sts.clone(), role.clone(), oidc_token.clone());
+        Box::pin(async move {
+            let token = oidc_token().await?;
+            let request = super::models::sts::AssumeRoleWithWebIdentityRequest {
+                provider_id: role.provider_id,
+                web_identity_token: token.into(),
+                role_arn: role.role_arn,
+                role_session_name: role.role_session_name,
+                duration_seconds: role.duration_seconds,
+            };
+            let response = sts.assume_role_with_web_identity(&request).await?;
+            let keys = response.credentials;
+            if keys.tmp_secret_id.is_empty() || keys.tmp_secret_key.expose().is_empty() {
+                return Err(ClientError::Credentials(
+                    "sts:AssumeRoleWithWebIdentity returned no keys".to_string(),
+                ));
+            }
+            Ok(Expiring {
+                credentials: Credentials::temporary(
+                    Secret::new(keys.tmp_secret_id),
+                    Secret::new(keys.tmp_secret_key.expose()),
+                    Secret::new(keys.token.expose()),
+                ),
+                expires_at: i64::try_from(response.expired_time).unwrap_or(i64::MAX),
+            }) as Result<Expiring, ClientError>
+        }) as BoxFuture<'static, _>
+    })
+}

@@ -200,10 +200,15 @@ impl ClientError {
     }
 
     /// True for failures a read may simply be sent again for: throttling, internal errors and
-    /// transport failures.
+    /// transport failures. A 4xx status other than 408 and 429 means the endpoint is wrong (a
+    /// proxy or another server answered), which no retry cures.
     pub fn is_transient(&self) -> bool {
         match self {
             ClientError::Api { error, .. } => error.is_throttled() || error.is_internal(),
+            ClientError::Transport {
+                kind: TransportKind::Status(code),
+                ..
+            } => !(400..500).contains(code) || matches!(code, 408 | 429),
             ClientError::Transport { .. } => true,
             _ => false,
         }
@@ -267,6 +272,23 @@ mod tests {
         assert_eq!((back.code, back.message), (error.code, error.message));
         let ok = success_envelope(json!({"TaskId": 3}), "req-10");
         assert_eq!(ok["Response"]["RequestId"], "req-10");
+    }
+
+    #[test]
+    fn transport_failures_are_transient_except_client_errors() {
+        let status = |code| ClientError::Transport {
+            action: "A".into(),
+            kind: TransportKind::Status(code),
+            detail: String::new(),
+        };
+        assert!(status(502).is_transient() && status(429).is_transient());
+        assert!(!status(404).is_transient() && !status(405).is_transient());
+        let timeout = ClientError::Transport {
+            action: "A".into(),
+            kind: TransportKind::Timeout,
+            detail: String::new(),
+        };
+        assert!(timeout.is_transient() && timeout.is_timeout());
     }
 
     #[test]

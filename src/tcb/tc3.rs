@@ -26,6 +26,8 @@ pub const SIGNED_HEADERS: &str = "content-type;host";
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 /// The last element of every credential scope.
 pub const SCOPE_TERMINATOR: &str = "tc3_request";
+/// How far a request's `X-TC-Timestamp` may be from the server's clock, either way.
+pub const MAX_SKEW_SECONDS: i64 = 300;
 /// The `Authorization` value of a deliberately unsigned call (sts:AssumeRoleWithWebIdentity).
 pub const SKIP: &str = "SKIP";
 
@@ -355,6 +357,12 @@ pub fn expected_signature(
     signature(secret_key, &auth.date, &auth.service, &to_sign)
 }
 
+/// True when `timestamp` is within [`MAX_SKEW_SECONDS`] of `now` (else the cloud answers
+/// `AuthFailure.SignatureExpire`).
+pub fn timestamp_is_fresh(timestamp: i64, now: i64) -> bool {
+    (timestamp - now).abs() <= MAX_SKEW_SECONDS
+}
+
 /// Byte equality whose time does not depend on where the inputs differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -519,6 +527,12 @@ mod tests {
         assert_eq!(get("Authorization"), Some("SKIP"));
         assert_eq!(get("X-TC-Token"), None);
         assert_eq!(get("X-TC-Region"), Some("ap-guangzhou"));
+    }
+
+    #[test]
+    fn timestamps_are_fresh_within_five_minutes_either_way() {
+        assert!(timestamp_is_fresh(1000, 1300) && timestamp_is_fresh(1300, 1000));
+        assert!(!timestamp_is_fresh(1000, 1301) && !timestamp_is_fresh(1301, 1000));
     }
 
     #[test]

@@ -199,11 +199,21 @@ fn compile_operation(template: &str, method: &str, op: &Value, doc: &Value) -> O
 impl Spec {
     /// Compiles the description at `path`.
     pub fn load(path: &Path) -> Spec {
+        Spec::load_paths(path, None)
+    }
+
+    /// Compiles the operations of the description at `path` whose path templates are in
+    /// `only` (all when `None`): a full description (thousands of operations) is cut down to
+    /// the paths a test exercises.
+    pub fn load_paths(path: &Path, only: Option<&[String]>) -> Spec {
         let text = std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let doc: Value = serde_json::from_str(&text).expect("the description is JSON");
         let mut operations = Vec::new();
         for (template, item) in doc["paths"].as_object().expect("paths") {
+            if only.is_some_and(|only| !only.contains(template)) {
+                continue;
+            }
             for (method, op) in item.as_object().expect("path item") {
                 if matches!(method.as_str(), "get" | "post" | "patch" | "put" | "delete") {
                     operations.push(compile_operation(template, method, op, &doc));
@@ -220,10 +230,33 @@ impl Spec {
         }
     }
 
+    /// The path templates of the description at `path`.
+    pub fn path_templates(path: &Path) -> Vec<String> {
+        let text = std::fs::read_to_string(path).expect("the description is readable");
+        let doc: Value = serde_json::from_str(&text).expect("the description is JSON");
+        doc["paths"]
+            .as_object()
+            .expect("paths")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The description at `path` (restricted to `only`), compiled once per test binary.
+    pub fn cached(path: &Path, only: Option<&[String]>) -> Arc<Spec> {
+        type Key = (std::path::PathBuf, Option<Vec<String>>);
+        static SPECS: OnceLock<Mutex<HashMap<Key, Arc<Spec>>>> = OnceLock::new();
+        let specs = SPECS.get_or_init(Default::default);
+        let mut specs = specs.lock().unwrap_or_else(|e| e.into_inner());
+        specs
+            .entry((path.to_path_buf(), only.map(<[String]>::to_vec)))
+            .or_insert_with(|| Arc::new(Spec::load_paths(path, only)))
+            .clone()
+    }
+
     /// The description in `../shared`, compiled once per test binary.
     pub fn shared(path: &Path) -> Arc<Spec> {
-        static SPEC: OnceLock<Arc<Spec>> = OnceLock::new();
-        SPEC.get_or_init(|| Arc::new(Spec::load(path))).clone()
+        Spec::cached(path, None)
     }
 
     /// An example body from the description (`check-run`, `release-items`…).
@@ -431,8 +464,13 @@ impl FakeGithub {
     /// Starts the fake under a path prefix, the way GitHub Enterprise Server serves the API
     /// (`/api/v3`).
     pub fn start_with(spec_path: &Path, prefix: &str) -> FakeGithub {
+        FakeGithub::start_with_spec(Spec::shared(spec_path), prefix)
+    }
+
+    /// Starts the fake on an already compiled description (e.g. a GHES one) under `prefix`.
+    pub fn start_with_spec(spec: Arc<Spec>, prefix: &str) -> FakeGithub {
         let shared = Arc::new(Shared {
-            spec: Spec::shared(spec_path),
+            spec,
             token: TOKEN.to_string(),
             prefix: prefix.trim_end_matches('/').to_string(),
             owner: "acme".into(),

@@ -117,9 +117,14 @@ impl From<String> for Sensitive {
 }
 
 /// Declares one API structure: the serde struct and its field table, from one list of
-/// `"WireName" rust_name: Type` lines.
+/// `"WireName" rust_name: Type` lines. `#[output]` marks a structure the cloud sends: its fields
+/// also read `null` as their default, as the cloud sends null for fields it calls required.
 macro_rules! api_object {
-    (
+    (#[output] $($rest:tt)*) => {
+        api_object!(@emit [all()] $($rest)*);
+    };
+    // `$output` is a cfg predicate: `all()` (always true) for output structures, `any()` not.
+    (@emit [$output:meta]
         $(#[$meta:meta])*
         pub struct $name:ident {
             $( $(#[$field_meta:meta])* $wire:literal $field:ident : $ty:ty ),* $(,)?
@@ -130,6 +135,7 @@ macro_rules! api_object {
         pub struct $name {
             $(
                 $(#[$field_meta])*
+                #[cfg_attr($output, serde(default, deserialize_with = "crate::tcb::models::null_as_default"))]
                 #[serde(rename = $wire, skip_serializing_if = "crate::tcb::models::ApiValue::is_absent")]
                 pub $field: $ty,
             )*
@@ -152,6 +158,18 @@ macro_rules! api_object {
             }
         }
     };
+    ($($rest:tt)*) => {
+        api_object!(@emit [any()] $($rest)*);
+    };
+}
+
+/// Reads `null` as the type's default (for fields of structures the cloud sends).
+pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// Lists a service's structures so nested ones can be found by name.
@@ -306,7 +324,11 @@ pub struct ActionInfo {
 impl ActionInfo {
     /// Looks an action up by its `X-TC-Action` name.
     pub fn find(name: &str) -> Option<ActionInfo> {
-        actions().into_iter().find(|a| a.name == name)
+        static ALL: std::sync::OnceLock<Vec<ActionInfo>> = std::sync::OnceLock::new();
+        ALL.get_or_init(actions)
+            .iter()
+            .find(|a| a.name == name)
+            .cloned()
     }
 }
 

@@ -2,6 +2,7 @@
 //! read into its typed request.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -69,14 +70,28 @@ pub fn validate(service: Service, name: &str, value: &Value) -> Result<(), Reque
 /// them (API 3.0 also takes every parameter as a query string), and the official
 /// description's own example sends `"DurationSeconds": "1800"`.
 pub fn normalize(service: Service, name: &str, value: &mut Value) -> Result<(), RequestError> {
-    let tables: HashMap<&'static str, Vec<Field>> = service.objects().into_iter().collect();
-    let checker = Checker { tables: &tables };
+    let checker = Checker {
+        tables: tables(service),
+    };
     if !value.is_object() {
         return Err(RequestError::InvalidParameter {
             reason: "the body must be a JSON object".to_string(),
         });
     }
     checker.object(name, value, "")
+}
+
+/// The field tables of a service, built once per process (the emulator checks every request).
+fn tables(service: Service) -> &'static HashMap<&'static str, Vec<Field>> {
+    static TCBR: OnceLock<HashMap<&'static str, Vec<Field>>> = OnceLock::new();
+    static STS: OnceLock<HashMap<&'static str, Vec<Field>>> = OnceLock::new();
+    static TCR: OnceLock<HashMap<&'static str, Vec<Field>>> = OnceLock::new();
+    let cell = match service {
+        Service::Tcbr => &TCBR,
+        Service::Sts => &STS,
+        Service::Tcr => &TCR,
+    };
+    cell.get_or_init(|| service.objects().into_iter().collect())
 }
 
 struct Checker<'a> {
@@ -312,6 +327,19 @@ mod tests {
         assert_eq!(error.code(), "InvalidParameterValue");
         let body = r#"{"ProviderId":"p","WebIdentityToken":"t","RoleArn":"r","RoleSessionName":"n","DurationSeconds":"-1"}"#;
         assert!(parse("AssumeRoleWithWebIdentity", body).is_ok());
+    }
+
+    #[test]
+    fn responses_read_null_and_missing_fields_as_defaults_and_ignore_new_ones() {
+        let body = r#"{"IsExist":true,"Task":{"Id":3,"Steps":null,"Status":null,"NewField":1},
+            "RequestId":"r"}"#;
+        let response: tcbr::DescribeServerManageTaskResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(response.task.id, 3);
+        assert!(response.task.steps.is_empty());
+        assert_eq!(response.task.status, "");
+        let empty: tcbr::DescribeCloudRunServerDetailResponse =
+            serde_json::from_str(r#"{"BaseInfo":null,"RequestId":"r"}"#).unwrap();
+        assert_eq!(empty.base_info, tcbr::ServerBaseInfo::default());
     }
 
     #[test]

@@ -15,6 +15,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `AssumeRoleWithWebIdentityResponse` (response).
     #[serde(default)]
     pub struct AssumeRoleWithWebIdentityResponse {
@@ -26,6 +27,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `Credentials` (output).
     #[serde(default)]
     pub struct Credentials {

@@ -9,6 +9,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `DescribeEnvBaseInfoResponse` (response).
     #[serde(default)]
     pub struct DescribeEnvBaseInfoResponse {
@@ -29,6 +30,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `DescribeCloudRunEnvsResponse` (response).
     #[serde(default)]
     pub struct DescribeCloudRunEnvsResponse {
@@ -51,6 +53,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `DescribeCloudRunServersResponse` (response).
     #[serde(default)]
     pub struct DescribeCloudRunServersResponse {
@@ -70,6 +73,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `DescribeCloudRunServerDetailResponse` (response).
     #[serde(default)]
     pub struct DescribeCloudRunServerDetailResponse {
@@ -94,6 +98,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `CreateCloudRunServerResponse` (response).
     #[serde(default)]
     pub struct CreateCloudRunServerResponse {
@@ -116,6 +121,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `UpdateCloudRunServerResponse` (response).
     #[serde(default)]
     pub struct UpdateCloudRunServerResponse {
@@ -137,6 +143,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `DescribeServerManageTaskResponse` (response).
     #[serde(default)]
     pub struct DescribeServerManageTaskResponse {
@@ -156,6 +163,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `DescribeCloudRunDeployRecordResponse` (response).
     #[serde(default)]
     pub struct DescribeCloudRunDeployRecordResponse {
@@ -174,6 +182,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `DescribeCloudRunProcessLogResponse` (response).
     #[serde(default)]
     pub struct DescribeCloudRunProcessLogResponse {
@@ -193,6 +202,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `DescribeReleaseOrderResponse` (response).
     #[serde(default)]
     pub struct DescribeReleaseOrderResponse {
@@ -220,6 +230,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `ReleaseGrayResponse` (response).
     #[serde(default)]
     pub struct ReleaseGrayResponse {
@@ -240,6 +251,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `OperateServerManageResponse` (response).
     #[serde(default)]
     pub struct OperateServerManageResponse {
@@ -260,6 +272,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `SubmitServerRollbackResponse` (response).
     #[serde(default)]
     pub struct SubmitServerRollbackResponse {
@@ -280,6 +293,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `DescribeVersionDetailResponse` (response).
     #[serde(default)]
     pub struct DescribeVersionDetailResponse {
@@ -322,6 +336,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `ServerBaseConfig` (input and output).
     #[serde(default)]
     pub struct ServerBaseConfig {
@@ -411,6 +426,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `BuildPacksInfo` (input and output).
     #[serde(default)]
     pub struct BuildPacksInfo {
@@ -423,6 +439,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `HpaPolicy` (input and output).
     #[serde(default)]
     pub struct HpaPolicy {
@@ -432,6 +449,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `TimerScale` (input and output).
     #[serde(default)]
     pub struct TimerScale {
@@ -445,6 +463,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `VpcConf` (input and output).
     #[serde(default)]
     pub struct VpcConf {
@@ -456,6 +475,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `VolumeConf` (input and output).
     #[serde(default)]
     pub struct VolumeConf {
@@ -472,6 +492,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `PublicNetConf` (input and output).
     #[serde(default)]
     pub struct PublicNetConf {
@@ -480,6 +501,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `ObjectKV` (input and output).
     #[serde(default)]
     pub struct ObjectKV {
@@ -489,6 +511,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `EnvBaseInfo` (output).
     #[serde(default)]
     pub struct EnvBaseInfo {
@@ -506,6 +529,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `EnvInfo` (output).
     #[serde(default)]
     pub struct EnvInfo {
@@ -534,6 +558,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `ServerBaseInfo` (output).
     #[serde(default)]
     pub struct ServerBaseInfo {
@@ -551,6 +576,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `OnlineVersionInfo` (output).
     #[serde(default)]
     pub struct OnlineVersionInfo {
@@ -561,6 +587,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `ServerManageTaskInfo` (output).
     #[serde(default)]
     pub struct ServerManageTaskInfo {
@@ -584,6 +611,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `DeployRecord` (output).
     #[serde(default)]
     pub struct DeployRecord {
@@ -602,6 +630,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `ReleaseOrderInfo` (output).
     #[serde(default)]
     pub struct ReleaseOrderInfo {
@@ -620,6 +649,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `DatabasesInfo` (output).
     #[serde(default)]
     pub struct DatabasesInfo {
@@ -630,6 +660,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `StorageInfo` (output).
     #[serde(default)]
     pub struct StorageInfo {
@@ -641,6 +672,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `FunctionInfo` (output).
     #[serde(default)]
     pub struct FunctionInfo {
@@ -650,6 +682,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `LogServiceInfo` (output).
     #[serde(default)]
     pub struct LogServiceInfo {
@@ -662,6 +695,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `StaticStorageInfo` (output).
     #[serde(default)]
     pub struct StaticStorageInfo {
@@ -674,6 +708,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `Tag` (output).
     #[serde(default)]
     pub struct Tag {
@@ -683,6 +718,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `ClsInfo` (output).
     #[serde(default)]
     pub struct ClsInfo {
@@ -694,6 +730,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `TaskStepInfo` (output).
     #[serde(default)]
     pub struct TaskStepInfo {
@@ -707,6 +744,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `VersionInfo` (output).
     #[serde(default)]
     pub struct VersionInfo {
@@ -732,6 +770,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `ObjectKVPriority` (output).
     #[serde(default)]
     pub struct ObjectKVPriority {

@@ -13,6 +13,7 @@ api_object! {
 }
 
 api_object! {
+    #[output]
     /// `CreateInstanceTokenResponse` (response).
     #[serde(default)]
     pub struct CreateInstanceTokenResponse {
