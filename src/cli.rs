@@ -37,10 +37,14 @@ pub enum Command {
     /// Deploy an image to a CloudBase Run service: plan, create or update, wait, verify, report.
     Deploy(DeployArgs),
     /// Build and push the application image, with computed tags and OCI labels.
+    // The `version` input takes --version, so no auto-generated version flag here.
+    #[command(disable_version_flag = true)]
     BuildImage(BuildImageArgs),
     /// Aggregate scanner reports into one deduplicated, gated verdict and one valid SARIF.
     SecurityScan(SecurityScanArgs),
     /// Shift traffic to a gray version in steps, analyse metrics, promote or roll back.
+    // The `version` input takes --version, so no auto-generated version flag here.
+    #[command(disable_version_flag = true)]
     CanaryPromote(CanaryPromoteArgs),
     /// Return a service to the last verified stable version.
     Rollback(RollbackArgs),
@@ -483,6 +487,9 @@ pub struct ReleaseSemverArgs {
     /// Changelog file updated in place (empty to skip).
     #[arg(long, default_value = "CHANGELOG.md")]
     pub changelog_file: String,
+    /// Template for the changelog and release notes; default: the built-in Keep a Changelog layout.
+    #[arg(long)]
+    pub changelog_template: Option<PathBuf>,
     /// Create a GitHub release.
     #[arg(long, value_parser = parse_bool, default_value = "true", num_args = 0..=1, default_missing_value = "true")]
     pub create_release: bool,
