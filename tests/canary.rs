@@ -146,18 +146,27 @@ pub fn sample(emu: &TestEmulator, count: usize) -> (BTreeMap<String, usize>, usi
 
 /// `tcb_gateway_errors_total` of `version` in the emulator's metrics.
 pub fn errors_of(emu: &TestEmulator, version: &str) -> u64 {
-    let needle = format!("tcb_gateway_errors_total{{env=\"{ENV}\",service=\"{SERVICE}\",version=\"{version}\"}} ");
+    let needle = format!(
+        "tcb_gateway_errors_total{{env=\"{ENV}\",service=\"{SERVICE}\",version=\"{version}\"}} "
+    );
     emu.handle
         .metrics()
         .lines()
-        .find_map(|line| line.strip_prefix(&needle).and_then(|v| v.trim().parse().ok()))
+        .find_map(|line| {
+            line.strip_prefix(&needle)
+                .and_then(|v| v.trim().parse().ok())
+        })
         .unwrap_or(0)
 }
 
 /// Checks the rollback left all traffic on `stable` and its error count where it was.
 pub fn assert_all_on_stable(emu: &TestEmulator, stable: &str) {
     let online = emu.online(SERVICE);
-    assert_eq!(online, vec![(stable.to_string(), "100".to_string())], "{online:?}");
+    assert_eq!(
+        online,
+        vec![(stable.to_string(), "100".to_string())],
+        "{online:?}"
+    );
     let errors_before = errors_of(emu, stable);
     let (by_version, failed) = sample(emu, 100);
     assert_eq!(by_version.get(stable), Some(&100), "{by_version:?}");
@@ -206,7 +215,17 @@ fn healthy_canary_is_promoted_to_100() {
     let url = prometheus.url();
     let run = run_action(
         &emu,
-        &canary_args(&url, &["--steps", "20,50,100", "--interval", "2s", "--max-p99-ms", "300"]),
+        &canary_args(
+            &url,
+            &[
+                "--steps",
+                "20,50,100",
+                "--interval",
+                "2s",
+                "--max-p99-ms",
+                "300",
+            ],
+        ),
     );
     load.stop();
     assert_eq!(run.code, 0, "{}", run.log);
@@ -215,7 +234,11 @@ fn healthy_canary_is_promoted_to_100() {
     assert_eq!(run.outputs["failed_check"], "");
     assert_eq!(emu.online(SERVICE), vec![(canary.clone(), "100".into())]);
     assert!(run.summary.contains("| error_rate |"), "{}", run.summary);
-    assert!(run.summary.contains("histogram_quantile(0.99"), "{}", run.summary);
+    assert!(
+        run.summary.contains("histogram_quantile(0.99"),
+        "{}",
+        run.summary
+    );
     let steps = analysed_steps(&run.summary);
     assert!(steps.contains(&20) && steps.contains(&50), "{steps:?}");
     let (by_version, _) = sample(&emu, 20);
@@ -262,8 +285,14 @@ fn slow_canary_is_caught_by_the_latency_check() {
         &canary_args(
             &url,
             &[
-                "--steps", "20,50,100", "--interval", "2s", "--max-p99-ms", "300",
-                "--min-requests", "5",
+                "--steps",
+                "20,50,100",
+                "--interval",
+                "2s",
+                "--max-p99-ms",
+                "300",
+                "--min-requests",
+                "5",
             ],
         ),
     );
@@ -286,13 +315,24 @@ fn idle_service_ends_inconclusive_not_failed() {
         &emu,
         &canary_args(
             &url,
-            &["--steps", "10,100", "--interval", "1s", "--inconclusive-budget", "1"],
+            &[
+                "--steps",
+                "10,100",
+                "--interval",
+                "1s",
+                "--inconclusive-budget",
+                "1",
+            ],
         ),
     );
     assert_eq!(run.code, 1, "{}", run.log);
     assert_eq!(run.outputs["result"], "inconclusive", "{}", run.summary);
     assert_eq!(run.outputs["failed_check"], "requests");
-    assert!(run.summary.contains("fewer than min_requests"), "{}", run.summary);
+    assert!(
+        run.summary.contains("fewer than min_requests"),
+        "{}",
+        run.summary
+    );
     assert_all_on_stable(&emu, &stable);
 }
 
@@ -306,13 +346,24 @@ fn prometheus_down_is_inconclusive_then_ends_at_the_limit() {
         &emu,
         &canary_args(
             &down,
-            &["--steps", "10,100", "--interval", "1s", "--inconclusive-budget", "2"],
+            &[
+                "--steps",
+                "10,100",
+                "--interval",
+                "1s",
+                "--inconclusive-budget",
+                "2",
+            ],
         ),
     );
     load.stop();
     assert_eq!(run.code, 1, "{}", run.log);
     assert_eq!(run.outputs["result"], "inconclusive", "{}", run.summary);
-    assert!(run.summary.contains("cannot connect to Prometheus"), "{}", run.summary);
+    assert!(
+        run.summary.contains("cannot connect to Prometheus"),
+        "{}",
+        run.summary
+    );
     // Two inconclusive analyses were tolerated; the third ended the run.
     assert_eq!(analysed_steps(&run.summary), vec![10, 10, 10]);
     assert_all_on_stable(&emu, &stable);
@@ -325,8 +376,19 @@ fn on_failure_hold_keeps_the_split() {
     let run = run_action(
         &emu,
         &[
-            "canary-promote", "--env-id", ENV, "--service", SERVICE, "--steps", "60,100",
-            "--interval", "1s", "--min-requests", "10", "--on-failure", "hold",
+            "canary-promote",
+            "--env-id",
+            ENV,
+            "--service",
+            SERVICE,
+            "--steps",
+            "60,100",
+            "--interval",
+            "1s",
+            "--min-requests",
+            "10",
+            "--on-failure",
+            "hold",
         ],
     );
     assert_eq!(run.code, 1, "{}", run.log);
@@ -347,13 +409,23 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         &emu,
         &canary_args(
             "http://127.0.0.1:9",
-            &["--dry-run", "--max-p99-ms", "250", "--queries", "success: sum(up) > 0"],
+            &[
+                "--dry-run",
+                "--max-p99-ms",
+                "250",
+                "--queries",
+                "success: sum(up) > 0",
+            ],
         ),
     );
     assert_eq!(run.code, 0, "{}", run.log);
     assert_eq!(run.outputs["result"], "planned");
     assert!(run.log.contains("10% → 25% → 50% → 100%"), "{}", run.log);
-    assert!(run.log.contains(&format!("version=\"{canary}\"")), "{}", run.log);
+    assert!(
+        run.log.contains(&format!("version=\"{canary}\"")),
+        "{}",
+        run.log
+    );
     assert!(run.log.contains("success: sum(up) ≥ 0"), "{}", run.log);
     assert!(run.log.contains(&stable));
     assert_eq!(emu.online(SERVICE), before);
@@ -377,7 +449,17 @@ fn bad_inputs_exit_2_naming_the_input() {
         assert_eq!(run.code, 2, "{all:?}: {}", run.log);
         assert!(run.log.contains(input), "{input}: {}", run.log);
     }
-    let run = run_action(&emu, &["canary-promote", "--env-id", ENV, "--service", SERVICE]);
+    let run = run_action(
+        &emu,
+        &["canary-promote", "--env-id", ENV, "--service", SERVICE],
+    );
+    assert_eq!(run.code, 2, "{}", run.log);
+    assert!(run.log.contains("input `service`"), "{}", run.log);
+    emu.deploy_new(SERVICE, "synthetic:healthy");
+    let run = run_action(
+        &emu,
+        &["canary-promote", "--env-id", ENV, "--service", SERVICE],
+    );
     assert_eq!(run.code, 2, "{}", run.log);
     assert!(run.log.contains("no open gray release"), "{}", run.log);
 }

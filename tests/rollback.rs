@@ -34,8 +34,18 @@ fn rollback(emu: &TestEmulator, extra: &[&str]) -> crate::canary::Run {
 #[test]
 fn manual_rollback_to_a_named_version_then_undo() {
     let emu = TestEmulator::start();
-    let v = releases(&emu, &["synthetic:healthy", "synthetic:healthy", "synthetic:errors-20"]);
-    let run = rollback(&emu, &["--to-version", &v[0], "--reason", "errors after v3"]);
+    let v = releases(
+        &emu,
+        &[
+            "synthetic:healthy",
+            "synthetic:healthy",
+            "synthetic:errors-20",
+        ],
+    );
+    let run = rollback(
+        &emu,
+        &["--to-version", &v[0], "--reason", "errors after v3"],
+    );
     assert_eq!(run.code, 0, "{}", run.log);
     assert_eq!(run.outputs["result"], "rolled_back");
     assert_eq!(run.outputs["version_name"], v[0]);
@@ -58,7 +68,11 @@ fn default_target_is_the_version_the_last_release_replaced_not_a_guess() {
     let run = rollback(&emu, &[]);
     assert_eq!(run.code, 0, "{}", run.log);
     assert_eq!(run.outputs["version_name"], v[0]);
-    assert!(run.summary.contains("last finished release"), "{}", run.summary);
+    assert!(
+        run.summary.contains("last finished release"),
+        "{}",
+        run.summary
+    );
     assert_all_on_stable(&emu, &v[0]);
 
     // Now the newest task is a rollback: without GitHub records there is no verified version

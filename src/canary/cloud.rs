@@ -5,7 +5,7 @@
 
 use crate::deploy::convert;
 use crate::deploy::progress::TaskView;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tcb::models::tcbr;
 use crate::tcb::{Client, Recheck};
 
@@ -99,7 +99,11 @@ impl Gray {
             server_name: service.into(),
             status: None,
         };
-        let answer = self.client.describe_release_order(&request).await?;
+        let answer = self
+            .client
+            .describe_release_order(&request)
+            .await
+            .map_err(|e| not_found_is_input(e, env, service))?;
         if !answer.is_exist {
             return Ok(None);
         }
@@ -292,6 +296,21 @@ impl Gray {
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
+    }
+}
+
+/// A missing environment or service is the caller's input, not an outage.
+fn not_found_is_input(error: crate::tcb::ClientError, env: &str, service: &str) -> Error {
+    match error.api() {
+        Some(api) if api.is_not_found() => Error::input(
+            "service",
+            format!(
+                "`{service}` in environment `{env}` was not found: {}",
+                api.message
+            ),
+            "check env_id and service (the service must exist; deploy it first)",
+        ),
+        _ => error.into(),
     }
 }
 

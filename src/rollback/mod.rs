@@ -53,7 +53,8 @@ impl RollbackRequest {
         let env_id = required("env_id", args.env_id.clone().or(settings.env_id))?;
         let service = required("service", args.service.clone().or(settings.service))?;
         limits::env_id(&env_id).map_err(|p| Error::input("env_id", p, "correct env_id"))?;
-        limits::service_name(&service).map_err(|p| Error::input("service", p, "correct service"))?;
+        limits::service_name(&service)
+            .map_err(|p| Error::input("service", p, "correct service"))?;
         limits::health_path(&args.health_path)
             .map_err(|p| Error::input("health_path", p, "give a path such as /healthz"))?;
         let to_version = args.to_version.clone().filter(|v| !v.trim().is_empty());
@@ -70,10 +71,18 @@ impl RollbackRequest {
             (None, false) => Want::LastVerified,
         };
         if args.reason.trim().is_empty() {
-            return Err(Error::input("reason", "is empty", "say why, e.g. `reason: errors after v1.4.2`"));
+            return Err(Error::input(
+                "reason",
+                "is empty",
+                "say why, e.g. `reason: errors after v1.4.2`",
+            ));
         }
         if args.wait_timeout.is_zero() {
-            return Err(Error::input("wait_timeout", "is zero", "give a duration such as 10m"));
+            return Err(Error::input(
+                "wait_timeout",
+                "is zero",
+                "give a duration such as 10m",
+            ));
         }
         Ok(RollbackRequest {
             environment: args
@@ -140,7 +149,12 @@ pub fn run(args: RollbackArgs) -> Result<()> {
     crate::app::block_on(execute(&args, &request, Gray { client }, &notifier))
 }
 
-pub async fn execute(args: &RollbackArgs, request: &RollbackRequest, gray: Gray, notifier: &Notifier) -> Result<()> {
+pub async fn execute(
+    args: &RollbackArgs,
+    request: &RollbackRequest,
+    gray: Gray,
+    notifier: &Notifier,
+) -> Result<()> {
     let github = github::connect(&args.github);
     let verified = match &github {
         Some((client, _)) => read_verified(client, &request.environment).await,
@@ -182,7 +196,10 @@ pub async fn execute(args: &RollbackArgs, request: &RollbackRequest, gray: Gray,
 }
 
 async fn read_verified(client: &crate::github::Client, environment: &str) -> Option<Vec<Verified>> {
-    match client.successful_deployments(environment, DEPLOYMENTS_SCANNED).await {
+    match client
+        .successful_deployments(environment, DEPLOYMENTS_SCANNED)
+        .await
+    {
         Ok(list) => Some(
             list.iter()
                 .filter_map(|d| Verified::from_payload(&d.deployment.payload))
@@ -195,7 +212,11 @@ async fn read_verified(client: &crate::github::Client, environment: &str) -> Opt
     }
 }
 
-async fn gather(gray: &Gray, request: &RollbackRequest, verified: Option<Vec<Verified>>) -> Result<(Facts, Option<String>)> {
+async fn gather(
+    gray: &Gray,
+    request: &RollbackRequest,
+    verified: Option<Vec<Verified>>,
+) -> Result<(Facts, Option<String>)> {
     let (env, service) = (&request.env_id, &request.service);
     let view = gray.service(env, service).await?;
     let order = gray.order(env, service).await?.filter(|o| o.gray_open);
@@ -222,7 +243,11 @@ async fn check_target(gray: &Gray, request: &RollbackRequest, plan: &Plan) -> Re
     let status = gray
         .version_status(&request.env_id, &request.service, &plan.target)
         .await?;
-    let input = if matches!(request.want, Want::Version(_)) { "to_version" } else { "undo" };
+    let input = if matches!(request.want, Want::Version(_)) {
+        "to_version"
+    } else {
+        "undo"
+    };
     match status.as_deref() {
         Some("normal") | Some("") => Ok(()),
         Some(other) => Err(Error::input(
@@ -232,13 +257,21 @@ async fn check_target(gray: &Gray, request: &RollbackRequest, plan: &Plan) -> Re
         )),
         None => Err(Error::input(
             input,
-            format!("version `{}` does not exist in service `{}`", plan.target, request.service),
+            format!(
+                "version `{}` does not exist in service `{}`",
+                plan.target, request.service
+            ),
             "use a version name from DescribeCloudRunServerDetail or the console",
         )),
     }
 }
 
-async fn apply(gray: &Gray, request: &RollbackRequest, plan: Plan, url: Option<String>) -> Result<RollbackReport> {
+async fn apply(
+    gray: &Gray,
+    request: &RollbackRequest,
+    plan: Plan,
+    url: Option<String>,
+) -> Result<RollbackReport> {
     let (env, service) = (&request.env_id, &request.service);
     let started = Instant::now();
     let mut report = RollbackReport {
@@ -258,10 +291,17 @@ async fn apply(gray: &Gray, request: &RollbackRequest, plan: Plan, url: Option<S
         Method::Submit { go_back_first } => {
             if let Some(task_id) = go_back_first {
                 gray.operate(env, service, task_id, "go_back").await?;
-                gray.wait_all_on(env, service, &report.plan.current, SETTLE).await?;
+                gray.wait_all_on(env, service, &report.plan.current, SETTLE)
+                    .await?;
             }
             let task_id = gray
-                .submit_rollback(env, service, &report.plan.current, &report.plan.target, &remark)
+                .submit_rollback(
+                    env,
+                    service,
+                    &report.plan.current,
+                    &report.plan.target,
+                    &remark,
+                )
                 .await?;
             if let Err(reason) = wait_task(gray, request, task_id, started).await? {
                 report.outcome = Outcome::Failed;
@@ -270,7 +310,9 @@ async fn apply(gray: &Gray, request: &RollbackRequest, plan: Plan, url: Option<S
             }
         }
     }
-    let split = gray.wait_all_on(env, service, &report.plan.target, SETTLE).await?;
+    let split = gray
+        .wait_all_on(env, service, &report.plan.target, SETTLE)
+        .await?;
     if !split.all_on(&report.plan.target) {
         report.outcome = Outcome::Failed;
         report.failure = Some(format!("the rollback finished but the split is {split}"));
@@ -278,9 +320,14 @@ async fn apply(gray: &Gray, request: &RollbackRequest, plan: Plan, url: Option<S
     }
     if let Some(base) = &report.url {
         let http = reqwest::Client::new();
-        let timeout = request.wait_timeout.saturating_sub(started.elapsed()).clamp(Duration::from_secs(5), Duration::from_secs(60));
+        let timeout = request
+            .wait_timeout
+            .saturating_sub(started.elapsed())
+            .clamp(Duration::from_secs(5), Duration::from_secs(60));
         match wait_healthy(&http, &health_url(base, &request.health_path), timeout).await {
-            Ok(healthy) => report.health = Some(format!("{} answered {}", healthy.url, healthy.status)),
+            Ok(healthy) => {
+                report.health = Some(format!("{} answered {}", healthy.url, healthy.status))
+            }
             Err(unhealthy) => {
                 report.outcome = Outcome::Failed;
                 report.failure = Some(unhealthy.to_string());
@@ -291,19 +338,29 @@ async fn apply(gray: &Gray, request: &RollbackRequest, plan: Plan, url: Option<S
 }
 
 /// Polls the rollback task (the latest one when the cloud gave id 0) until it ends.
-async fn wait_task(gray: &Gray, request: &RollbackRequest, task_id: i64, started: Instant) -> Result<std::result::Result<(), String>> {
+async fn wait_task(
+    gray: &Gray,
+    request: &RollbackRequest,
+    task_id: i64,
+    started: Instant,
+) -> Result<std::result::Result<(), String>> {
     let (env, service) = (&request.env_id, &request.service);
     let mut delay = Duration::from_millis(100);
     loop {
         if let Some(task) = gray.task(env, service, task_id).await? {
             match progress::assess(&task, None, false) {
                 Progress::Done => return Ok(Ok(())),
-                Progress::Failed { reason, .. } => return Ok(Err(format!("rollback task {}: {reason}", task.id))),
+                Progress::Failed { reason, .. } => {
+                    return Ok(Err(format!("rollback task {}: {reason}", task.id)));
+                }
                 Progress::Running { .. } => {}
             }
         }
         if started.elapsed() + delay > request.wait_timeout {
-            return Ok(Err(format!("the rollback task did not finish within {:?}", request.wait_timeout)));
+            return Ok(Err(format!(
+                "the rollback task did not finish within {:?}",
+                request.wait_timeout
+            )));
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
@@ -313,7 +370,10 @@ async fn wait_task(gray: &Gray, request: &RollbackRequest, task_id: i64, started
 fn headline(request: &RollbackRequest, report: &RollbackReport) -> String {
     let plan = &report.plan;
     match report.outcome {
-        Outcome::RolledBack => format!("{} rolled back from {} to {}", request.service, plan.current, plan.target),
+        Outcome::RolledBack => format!(
+            "{} rolled back from {} to {}",
+            request.service, plan.current, plan.target
+        ),
         Outcome::Unchanged if request.dry_run => format!(
             "plan: roll {} back from {} to {} (dry run)",
             request.service, plan.current, plan.target
@@ -345,11 +405,18 @@ fn summary(request: &RollbackRequest, report: &RollbackReport) -> Summary {
     let method = match &report.plan.method {
         Method::Nothing => "nothing to do".to_string(),
         Method::GoBack { task_id } => format!("OperateServerManage go_back (task {task_id})"),
-        Method::Submit { go_back_first: Some(id) } => format!("go_back (task {id}), then SubmitServerRollback"),
-        Method::Submit { go_back_first: None } => "SubmitServerRollback".to_string(),
+        Method::Submit {
+            go_back_first: Some(id),
+        } => format!("go_back (task {id}), then SubmitServerRollback"),
+        Method::Submit {
+            go_back_first: None,
+        } => "SubmitServerRollback".to_string(),
     };
     let rows = vec![
-        vec!["service".into(), format!("{}/{}", request.env_id, request.service)],
+        vec![
+            "service".into(),
+            format!("{}/{}", request.env_id, request.service),
+        ],
         vec!["from".into(), report.plan.current.clone()],
         vec!["to".into(), report.plan.target.clone()],
         vec!["chosen because".into(), report.plan.source.clone()],
@@ -385,7 +452,11 @@ fn github_record(request: &RollbackRequest, report: &RollbackReport) -> github::
         url: report.url.clone(),
         conclusion,
         summary: summary(request, report).as_markdown().to_string(),
-        comment: format!("**rollback** `{}`: {}", request.service, headline(request, report)),
+        comment: format!(
+            "**rollback** `{}`: {}",
+            request.service,
+            headline(request, report)
+        ),
     }
 }
 

@@ -23,7 +23,12 @@ pub struct Verified {
 impl Verified {
     /// Reads a deployment payload; `None` when it names no version.
     pub fn from_payload(payload: &Value) -> Option<Verified> {
-        let text = |key: &str| payload[key].as_str().filter(|v| !v.is_empty()).map(str::to_string);
+        let text = |key: &str| {
+            payload[key]
+                .as_str()
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
         let version = text("version_name").or_else(|| text("version"))?;
         let is_rollback = payload["action"] == "rollback";
         Some(Verified {
@@ -100,13 +105,20 @@ pub fn plan(want: &Want, facts: &Facts) -> Result<Plan> {
         Some(order) if order.gray_open => Method::Submit {
             go_back_first: Some(open_task(facts)),
         },
-        _ => Method::Submit { go_back_first: None },
+        _ => Method::Submit {
+            go_back_first: None,
+        },
     };
     // With an open gray release, going back leaves the canary; a rollback submitted after
     // going back leaves the stable side.
     let current = match (&facts.gray, &method) {
         (Some(order), Method::GoBack { .. }) => order.release.clone(),
-        (Some(order), Method::Submit { go_back_first: Some(_) }) => order.current.clone(),
+        (
+            Some(order),
+            Method::Submit {
+                go_back_first: Some(_),
+            },
+        ) => order.current.clone(),
         _ => current,
     };
     Ok(Plan {
@@ -129,7 +141,10 @@ fn undo_target(facts: &Facts) -> Result<(String, String)> {
         .find(|v| v.is_rollback && !v.undo)
         .and_then(|v| v.left.clone());
     if let Some(version) = from_github {
-        return Ok((version, "the version the last rollback left (GitHub Deployment)".into()));
+        return Ok((
+            version,
+            "the version the last rollback left (GitHub Deployment)".into(),
+        ));
     }
     match &facts.last_task {
         Some(task) if task.change_type == "rollback" && !task.pre_version.is_empty() => Ok((
@@ -159,7 +174,8 @@ fn last_verified(facts: &Facts, current: &str) -> Result<(String, String)> {
                     "the newest verified GitHub Deployment".into(),
                 ));
             }
-            if entry.is_rollback && !entry.undo
+            if entry.is_rollback
+                && !entry.undo
                 && let Some(left) = &entry.left
             {
                 left_behind.push(left);
@@ -175,7 +191,10 @@ fn last_verified(facts: &Facts, current: &str) -> Result<(String, String)> {
         {
             Ok((
                 task.pre_version.clone(),
-                format!("the version CloudBase's last finished release (task {}) replaced", task.id),
+                format!(
+                    "the version CloudBase's last finished release (task {}) replaced",
+                    task.id
+                ),
             ))
         }
         _ => Err(Error::config(
@@ -241,14 +260,22 @@ mod tests {
             Case {
                 name: "a named version is submitted",
                 want: Want::Version("v1".into()),
-                facts: Facts { split: on3.clone(), ..Facts::default() },
+                facts: Facts {
+                    split: on3.clone(),
+                    ..Facts::default()
+                },
                 target: Some("v1"),
-                method: Some(Method::Submit { go_back_first: None }),
+                method: Some(Method::Submit {
+                    go_back_first: None,
+                }),
             },
             Case {
                 name: "already there is nothing to do",
                 want: Want::Version("v3".into()),
-                facts: Facts { split: on3.clone(), ..Facts::default() },
+                facts: Facts {
+                    split: on3.clone(),
+                    ..Facts::default()
+                },
                 target: Some("v3"),
                 method: Some(Method::Nothing),
             },
@@ -269,7 +296,12 @@ mod tests {
                 want: Want::LastVerified,
                 facts: Facts {
                     split: split(&[("v1", 100)]),
-                    verified: Some(vec![rolled_back("v1", "v2"), deployed("v2"), deployed("v1"), deployed("v0")]),
+                    verified: Some(vec![
+                        rolled_back("v1", "v2"),
+                        deployed("v2"),
+                        deployed("v1"),
+                        deployed("v0"),
+                    ]),
                     ..Facts::default()
                 },
                 target: Some("v0"),
@@ -331,7 +363,9 @@ mod tests {
                     ..Facts::default()
                 },
                 target: Some("v1"),
-                method: Some(Method::Submit { go_back_first: Some(7) }),
+                method: Some(Method::Submit {
+                    go_back_first: Some(7),
+                }),
             },
             Case {
                 name: "undo returns to what the last rollback left (CloudBase)",
