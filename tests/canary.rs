@@ -28,6 +28,11 @@ pub struct Run {
 /// Runs `deploy-tcb <args>` against `emu`, as a runner would (outputs and summary to files, no
 /// GitHub token, no inherited inputs).
 pub fn run_action(emu: &TestEmulator, args: &[&str]) -> Run {
+    run_action_with(emu, args, &[])
+}
+
+/// The same with more environment variables (e.g. a GitHub context).
+pub fn run_action_with(emu: &TestEmulator, args: &[&str], env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().expect("a temp dir");
     let outputs = dir.path().join("output");
     let summary = dir.path().join("summary");
@@ -47,7 +52,8 @@ pub fn run_action(emu: &TestEmulator, args: &[&str]) -> Run {
     }
     command
         .env("GITHUB_OUTPUT", &outputs)
-        .env("GITHUB_STEP_SUMMARY", &summary);
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .envs(env.iter().copied());
     let output = command.output().expect("run deploy-tcb");
     Run {
         code: output.status.code().unwrap_or(-1),

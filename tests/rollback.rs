@@ -125,3 +125,111 @@ fn bad_rollback_inputs_exit_2() {
     assert_eq!(both.code, 2, "{}", both.log);
     assert!(both.log.contains("undo"), "{}", both.log);
 }
+
+#[test]
+fn verified_github_deployments_choose_the_target_and_record_the_rollback() {
+    use crate::canary::run_action_with;
+    use crate::support::fake_github::{FakeGithub, TOKEN};
+    let Some(spec) = crate::support::shared_or_skip("spec/github/rest-subset.openapi.json") else {
+        return;
+    };
+    let github = FakeGithub::start(&spec);
+    let repository = github.repository();
+    let env = [
+        ("GITHUB_API_URL", github.url()),
+        ("GITHUB_REPOSITORY", repository.as_str()),
+        ("GITHUB_SHA", "6dcb09b5b57875f334f61aebed695e2e4193db5e"),
+        ("GITHUB_RUN_ID", "77"),
+    ];
+    let emu = TestEmulator::start();
+    // v1, then v2 through a promoted canary: the only verified record.
+    let (_v1, v2) = stable_and_canary(&emu, "synthetic:healthy");
+    let promote = run_action_with(
+        &emu,
+        &[
+            "canary-promote",
+            "--env-id",
+            ENV,
+            "--service",
+            SERVICE,
+            "--steps",
+            "50,100",
+            "--interval",
+            "1s",
+            "--min-requests",
+            "5",
+            "--github-token",
+            TOKEN,
+        ],
+        &env,
+    );
+    assert_eq!(promote.code, 0, "{}", promote.log);
+    // Two unverified full releases on top.
+    let later = releases_after(&emu, &["synthetic:healthy", "synthetic:errors-20"]);
+
+    let run = run_action_with(
+        &emu,
+        &[
+            "rollback",
+            "--env-id",
+            ENV,
+            "--service",
+            SERVICE,
+            "--reason",
+            "errors",
+            "--github-token",
+            TOKEN,
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(
+        run.outputs["version_name"], v2,
+        "not {} (unverified)",
+        later[0]
+    );
+    assert!(
+        run.summary.contains("verified GitHub Deployment"),
+        "{}",
+        run.summary
+    );
+    assert_all_on_stable(&emu, &v2);
+
+    let undo = run_action_with(
+        &emu,
+        &[
+            "rollback",
+            "--env-id",
+            ENV,
+            "--service",
+            SERVICE,
+            "--undo",
+            "--github-token",
+            TOKEN,
+        ],
+        &env,
+    );
+    assert_eq!(undo.code, 0, "{}", undo.log);
+    assert_eq!(undo.outputs["version_name"], later[1]);
+
+    let deployments = github.requests_for("repos/create-deployment");
+    assert_eq!(deployments.len(), 3, "promote, rollback, undo");
+    github.assert_no_violations();
+}
+
+/// Full releases of `images` on an existing service.
+fn releases_after(emu: &TestEmulator, images: &[&str]) -> Vec<String> {
+    images
+        .iter()
+        .map(|image| {
+            emu.ok(
+                "UpdateCloudRunServer",
+                json!({"EnvId": ENV, "ServerName": SERVICE,
+                       "DeployInfo": {"DeployType": "image", "ImageUrl": image}}),
+            );
+            let task = emu.wait_task(SERVICE);
+            assert_eq!(task["Status"], "finished", "{task}");
+            task["VersionName"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
