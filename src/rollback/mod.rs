@@ -157,7 +157,7 @@ pub async fn execute(
 ) -> Result<()> {
     let github = github::connect(&args.github);
     let verified = match &github {
-        Some((client, _)) => read_verified(client, &request.environment).await,
+        Some((client, _)) => read_verified(client, request).await,
         None => None,
     };
     let (facts, url) = gather(&gray, request, verified).await?;
@@ -195,21 +195,31 @@ pub async fn execute(
     }
 }
 
-async fn read_verified(client: &crate::github::Client, environment: &str) -> Option<Vec<Verified>> {
-    match client
-        .successful_deployments(environment, DEPLOYMENTS_SCANNED)
-        .await
-    {
-        Ok(list) => Some(
-            list.iter()
-                .filter_map(|d| Verified::from_payload(&d.deployment.payload))
-                .collect(),
-        ),
-        Err(error) => {
-            error.warn("reading GitHub Deployments (falling back to CloudBase records)");
-            None
+/// Verified versions, newest first, from the named environment and from `<env_id>/<service>`
+/// (where canary-promote records its promotions).
+async fn read_verified(client: &crate::github::Client, request: &RollbackRequest) -> Option<Vec<Verified>> {
+    let mut environments = vec![request.environment.clone()];
+    let service_environment = github::environment(&request.env_id, &request.service);
+    if !environments.contains(&service_environment) {
+        environments.push(service_environment);
+    }
+    let mut found = Vec::new();
+    for environment in &environments {
+        match client.successful_deployments(environment, DEPLOYMENTS_SCANNED).await {
+            Ok(list) => found.extend(list),
+            Err(error) => {
+                error.warn("reading GitHub Deployments (falling back to CloudBase records)");
+                return None;
+            }
         }
     }
+    found.sort_by(|a, b| b.deployment.created_at.cmp(&a.deployment.created_at).then(b.deployment.id.cmp(&a.deployment.id)));
+    Some(
+        found
+            .iter()
+            .filter_map(|d| Verified::from_payload(&d.deployment.payload))
+            .collect(),
+    )
 }
 
 async fn gather(
