@@ -197,7 +197,10 @@ pub async fn execute(
 
 /// Verified versions, newest first, from the named environment and from `<env_id>/<service>`
 /// (where canary-promote records its promotions).
-async fn read_verified(client: &crate::github::Client, request: &RollbackRequest) -> Option<Vec<Verified>> {
+async fn read_verified(
+    client: &crate::github::Client,
+    request: &RollbackRequest,
+) -> Option<Vec<Verified>> {
     let mut environments = vec![request.environment.clone()];
     let service_environment = github::environment(&request.env_id, &request.service);
     if !environments.contains(&service_environment) {
@@ -205,7 +208,10 @@ async fn read_verified(client: &crate::github::Client, request: &RollbackRequest
     }
     let mut found = Vec::new();
     for environment in &environments {
-        match client.successful_deployments(environment, DEPLOYMENTS_SCANNED).await {
+        match client
+            .successful_deployments(environment, DEPLOYMENTS_SCANNED)
+            .await
+        {
             Ok(list) => found.extend(list),
             Err(error) => {
                 error.warn("reading GitHub Deployments (falling back to CloudBase records)");
@@ -213,7 +219,12 @@ async fn read_verified(client: &crate::github::Client, request: &RollbackRequest
             }
         }
     }
-    found.sort_by(|a, b| b.deployment.created_at.cmp(&a.deployment.created_at).then(b.deployment.id.cmp(&a.deployment.id)));
+    found.sort_by(|a, b| {
+        b.deployment
+            .created_at
+            .cmp(&a.deployment.created_at)
+            .then(b.deployment.id.cmp(&a.deployment.id))
+    });
     Some(
         found
             .iter()
