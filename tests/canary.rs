@@ -379,6 +379,8 @@ fn prometheus_down_is_inconclusive_then_ends_at_the_limit() {
 fn on_failure_hold_keeps_the_split() {
     let emu = TestEmulator::start();
     let (stable, canary) = stable_and_canary(&emu, "synthetic:errors-100");
+    let sink = crate::support::fake_github::WebhookSink::start();
+    let slack = format!("{}/slack/T000/B000/secret", sink.base_url);
     let run = run_action(
         &emu,
         &[
@@ -395,8 +397,18 @@ fn on_failure_hold_keeps_the_split() {
             "10",
             "--on-failure",
             "hold",
+            "--slack-webhook",
+            &slack,
         ],
     );
+    let deliveries = sink.deliveries();
+    assert_eq!(deliveries.len(), 1, "one chat message");
+    let message = deliveries[0].body.to_string();
+    assert!(
+        message.contains("held") && message.contains(&canary),
+        "{message}"
+    );
+    assert!(!run.log.contains(&slack), "the webhook URL leaked");
     assert_eq!(run.code, 1, "{}", run.log);
     assert_eq!(run.outputs["result"], "held", "{}", run.summary);
     assert_eq!(run.outputs["failed_check"], "probe");
