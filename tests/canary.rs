@@ -481,3 +481,44 @@ fn bad_inputs_exit_2_naming_the_input() {
     assert_eq!(run.code, 2, "{}", run.log);
     assert!(run.log.contains("no open gray release"), "{}", run.log);
 }
+
+#[test]
+fn compare_stable_judges_the_canary_against_the_stable_version() {
+    let emu = TestEmulator::start();
+    let Some(prometheus) = with_prometheus(&emu) else {
+        return;
+    };
+    // Both versions fail 20% of requests: bad in absolute terms, no worse than stable.
+    emu.deploy_new(SERVICE, "synthetic:errors-20");
+    emu.ok(
+        "UpdateCloudRunServer",
+        json!({"EnvId": ENV, "ServerName": SERVICE,
+               "DeployInfo": {"DeployType": "image", "ImageUrl": "synthetic:errors-20", "ReleaseType": "GRAY"}}),
+    );
+    let canary = emu.wait_task(SERVICE)["VersionName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let load = Load::start(&emu, 4, Duration::from_millis(15));
+    let url = prometheus.url();
+    let run = run_action(
+        &emu,
+        &canary_args(
+            &url,
+            &[
+                "--steps",
+                "50,100",
+                "--interval",
+                "2s",
+                "--compare-stable",
+                "--max-error-rate",
+                "0.15",
+            ],
+        ),
+    );
+    load.stop();
+    assert_eq!(run.code, 0, "{}\n{}", run.log, run.summary);
+    assert_eq!(run.outputs["result"], "promoted");
+    assert!(run.summary.contains(") - ("), "{}", run.summary);
+    assert_eq!(emu.online(SERVICE), vec![(canary, "100".into())]);
+}

@@ -219,6 +219,9 @@ async fn probe(
         return (None, 0);
     };
     let url = health_url(base, &request.probe_path);
+    // With compare_stable the stable version's own errors are tolerated, and a probe of the
+    // service URL cannot tell them from the canary's: then only a missing answer counts.
+    let count_statuses = !request.compare_stable;
     let gap = request.interval / u32::try_from(count).unwrap_or(u32::MAX).max(1);
     let (mut failed, mut answered) = (0u64, 0u64);
     for _ in 0..count {
@@ -232,7 +235,7 @@ async fn probe(
             Ok(response) if response.status().is_success() => answered += 1,
             Ok(_) => {
                 answered += 1;
-                failed += 1;
+                failed += u64::from(count_statuses);
             }
             Err(_) => failed += 1,
         }
@@ -240,7 +243,14 @@ async fn probe(
     }
     let measurement = Measurement {
         check: "probe".into(),
-        query: format!("GET {url} ×{count}"),
+        query: format!(
+            "GET {url} ×{count} ({} counts as failed)",
+            if count_statuses {
+                "non-2xx or no answer"
+            } else {
+                "no answer"
+            }
+        ),
         observation: Observation::Value(failed as f64 / count.max(1) as f64),
         threshold: Threshold::at_most(request.max_error_rate),
     };

@@ -150,6 +150,7 @@ pub struct CanaryRequest {
     pub probe_path: String,
     pub prometheus_url: Option<String>,
     pub max_error_rate: f64,
+    pub compare_stable: bool,
     pub checks: Vec<Check>,
     pub budgets: Budgets,
     pub timeout: Duration,
@@ -216,6 +217,7 @@ impl CanaryRequest {
             probe_path: args.probe_path.clone(),
             prometheus_url,
             max_error_rate: args.max_error_rate,
+            compare_stable: args.compare_stable,
             checks,
             budgets: Budgets {
                 failures: args.failure_budget,
