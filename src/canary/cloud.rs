@@ -280,6 +280,25 @@ impl Gray {
         Ok(self.client.submit_server_rollback(&request).await?.task_id)
     }
 
+    /// Re-reads the split until `version` has `share`, for up to `within`.
+    pub async fn wait_share(
+        &self,
+        env: &str,
+        service: &str,
+        version: &str,
+        share: u32,
+        within: std::time::Duration,
+    ) -> Result<Split> {
+        let started = std::time::Instant::now();
+        loop {
+            let split = self.service(env, service).await?.split;
+            if split.share_of(version) == share || started.elapsed() >= within {
+                return Ok(split);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Re-reads the split until `version` has all of it, for up to `within`.
     pub async fn wait_all_on(
         &self,

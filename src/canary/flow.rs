@@ -154,7 +154,9 @@ async fn set_step(gray: &Gray, request: &CanaryRequest, target: &Target, step: u
     let (env, service) = (&request.env_id, &request.service);
     gray.set_split(env, service, &target.stable, &target.canary, step)
         .await?;
-    let split = gray.service(env, service).await?.split;
+    let split = gray
+        .wait_share(env, service, &target.canary, u32::from(step), SETTLE)
+        .await?;
     if split.share_of(&target.canary) != u32::from(step) {
         return Err(Error::Failure(anyhow::anyhow!(
             "ReleaseGray to {step}% was accepted but the split is {split}"
