@@ -238,6 +238,7 @@ fn healthy_canary_is_promoted_to_100() {
     assert_eq!(run.outputs["result"], "promoted");
     assert_eq!(run.outputs["final_traffic"], "100");
     assert_eq!(run.outputs["failed_check"], "");
+    assert!(!run.log.contains(SECRET_KEY) && !run.summary.contains(SECRET_KEY));
     assert_eq!(emu.online(SERVICE), vec![(canary.clone(), "100".into())]);
     assert!(run.summary.contains("| error_rate |"), "{}", run.summary);
     assert!(
