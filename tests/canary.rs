@@ -523,3 +523,30 @@ fn compare_stable_judges_the_canary_against_the_stable_version() {
     assert!(run.summary.contains(") - ("), "{}", run.summary);
     assert_eq!(emu.online(SERVICE), vec![(canary, "100".into())]);
 }
+
+#[test]
+fn a_run_that_would_pass_its_timeout_ends_inconclusive_on_stable() {
+    let emu = TestEmulator::start();
+    let (stable, _canary) = stable_and_canary(&emu, "synthetic:healthy");
+    let run = run_action(
+        &emu,
+        &[
+            "canary-promote",
+            "--env-id",
+            ENV,
+            "--service",
+            SERVICE,
+            "--steps",
+            "10,50,100",
+            "--interval",
+            "1s",
+            "--timeout",
+            "1500ms",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_eq!(run.outputs["result"], "inconclusive", "{}", run.summary);
+    assert_eq!(run.outputs["failed_check"], "timeout");
+    assert_eq!(analysed_steps(&run.summary), vec![10]);
+    assert_all_on_stable(&emu, &stable);
+}

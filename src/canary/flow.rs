@@ -81,6 +81,20 @@ pub async fn run(
         if step == 100 {
             break;
         }
+        if Instant::now() + request.interval > deadline {
+            let reason = format!("step {step}% would run past timeout {:?}", request.timeout);
+            let end = CanaryResult::Inconclusive;
+            return fail(
+                tools.gray,
+                request,
+                target,
+                report,
+                end,
+                "timeout".into(),
+                reason,
+            )
+            .await;
+        }
         set_step(tools.gray, request, target, step).await?;
         report.final_traffic = u32::from(step);
         let mut attempt = 0;
