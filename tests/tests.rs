@@ -4,12 +4,14 @@
 mod support;
 
 mod build_image;
+mod canary;
 mod deploy;
 mod emulator;
 mod github;
 mod image;
 mod metadata;
 mod release;
+mod rollback;
 mod runner_contract;
 mod scan;
 mod tcb;

@@ -1,13 +1,175 @@
-//! The end-to-end demo against the embedded emulator.
+//! The end-to-end demo against the embedded emulator: no network, no credentials.
+//!
+//! It starts the emulator in the process, deploys the example app (a synthetic healthy image)
+//! as a new service, updates it with new settings, runs a gray release beside it, and prints
+//! the summary of each. Under a runner the job summary gets all three and the step outputs are
+//! those of the last deploy, exactly as `deploy-tcb deploy` writes them.
 
-use crate::cli::DemoArgs;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::cli::{DemoArgs, OnConflict};
+use crate::deploy::cloud::CloudRun;
+use crate::deploy::flow;
+use crate::deploy::report::{Outcome, Report};
+use crate::deploy::request::{DeployRequest, DesiredConfig, Release};
+use crate::emulator::{Emulator, EmulatorConfig};
 use crate::error::{Error, Result};
+use crate::runner::{Outputs, Secret, Summary};
+use crate::tcb::{Client, Credentials, Endpoint};
+
+const ENV_ID: &str = "demo-env";
+const SERVICE: &str = "hello";
+const SECRET_ID: &str = "AKIDDEMO00000000000000000000000000";
+
+/// One deploy of the demo: what it shows, and the request.
+struct Stage {
+    title: &'static str,
+    request: DeployRequest,
+}
 
 /// Runs `deploy-tcb demo`.
-pub fn run(_args: DemoArgs) -> Result<()> {
-    Err(Error::NotBuilt {
-        command: "demo",
-        capability: "The end-to-end demo against the embedded emulator",
-        issue: 4,
-    })
+pub fn run(args: DemoArgs) -> Result<()> {
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        return Err(Error::input(
+            "speed",
+            format!("{} is not a positive number", args.speed),
+            "give a factor above 0, e.g. --speed 20",
+        ));
+    }
+    // A fresh key for each run: the emulator only has to agree with itself.
+    let secret_key = Secret::new(format!("demo-{}", uuid::Uuid::new_v4().simple()));
+    let mut config = EmulatorConfig::local(SECRET_ID, secret_key.expose(), ENV_ID);
+    config.speed = args.speed;
+    let emulator = Emulator::start(config)?;
+    println!(
+        "deploy-tcb demo: emulator at {} (speed {}x)",
+        emulator.base_url(),
+        args.speed
+    );
+    let client = Client::new(Credentials::new(Secret::new(SECRET_ID), secret_key))
+        .endpoint(Endpoint::parse(&emulator.base_url()).map_err(anyhow::Error::msg)?);
+    let result = crate::app::block_on(run_stages(CloudRun { client }));
+    emulator.shutdown()?;
+    result
+}
+
+async fn run_stages(api: CloudRun) -> Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let mut summary = Summary::new();
+    summary.heading(1, "deploy-tcb demo");
+    summary.paragraph("Three deploys against the embedded CloudBase Run emulator: a new service, an update, a gray release.");
+    let mut last = None;
+    for stage in stages() {
+        println!("\n== {}", stage.title);
+        let report = flow::deploy(&api, &stage.request, &http).await?;
+        print_report(&report);
+        summary.heading(2, stage.title);
+        append(&mut summary, &report.summary());
+        if report.outcome == Outcome::Failed {
+            summary.write()?;
+            return Err(Error::Verdict(format!(
+                "demo stage `{}` failed",
+                stage.title
+            )));
+        }
+        last = Some(report);
+    }
+    summary.write()?;
+    if let Some(report) = last {
+        let mut outputs = Outputs::new();
+        report.write_outputs(&mut outputs)?;
+        outputs.print_if_no_runner();
+    }
+    Ok(())
+}
+
+fn stages() -> Vec<Stage> {
+    let base = |image: &str, release: Release, config: DesiredConfig| DeployRequest {
+        env_id: ENV_ID.into(),
+        service: SERVICE.into(),
+        image: image.into(),
+        region: "ap-shanghai".into(),
+        release,
+        config,
+        health_path: "/".into(),
+        health_timeout: Duration::from_secs(30),
+        wait_timeout: Duration::from_secs(300),
+        on_conflict: OnConflict::Wait,
+        dry_run: false,
+        environment: Some("demo".into()),
+    };
+    let first = DesiredConfig {
+        cpu: Some(0.5),
+        mem: Some(1.0),
+        port: Some(8080),
+        access_types: Some(vec!["PUBLIC".into()]),
+        env_vars: Some(BTreeMap::from([("GREETING".into(), "hello".into())])),
+        ..DesiredConfig::default()
+    };
+    let update = DesiredConfig {
+        cpu: Some(1.0),
+        mem: Some(2.0),
+        max_instances: Some(3),
+        env_vars: Some(BTreeMap::from([
+            ("GREETING".into(), "hello again".into()),
+            ("API_TOKEN".into(), "demo-token-not-a-secret".into()),
+        ])),
+        secret_names: BTreeSet::from(["API_TOKEN".to_string()]),
+        ..DesiredConfig::default()
+    };
+    vec![
+        Stage {
+            title: "1. Create the service",
+            request: base(
+                "registry.local/demo/synthetic:healthy",
+                Release::Full,
+                first,
+            ),
+        },
+        Stage {
+            title: "2. Update it (new image and settings)",
+            request: base(
+                "registry.local/demo2/synthetic:healthy",
+                Release::Full,
+                update,
+            ),
+        },
+        Stage {
+            title: "3. Gray release beside it (10%)",
+            request: base(
+                "registry.local/demo3/synthetic:healthy",
+                Release::Gray { traffic: 10 },
+                DesiredConfig::default(),
+            ),
+        },
+    ]
+}
+
+fn print_report(report: &Report) {
+    print!("{}", report.plan.render_diff());
+    println!(
+        "result: {}  version: {}  previous: {}",
+        report.outcome.as_str(),
+        report.version_name.as_deref().unwrap_or("-"),
+        report.previous_version.as_deref().unwrap_or("-"),
+    );
+    if let Some(url) = &report.url {
+        println!("url: {url}");
+    }
+    if let Some(health) = &report.health {
+        println!("health: {health}");
+    }
+    for (step, took) in &report.timings {
+        println!("  {step}: {:.2} s", took.as_secs_f64());
+    }
+}
+
+/// Appends one summary's markdown under the demo's heading.
+fn append(summary: &mut Summary, part: &Summary) {
+    let markdown = part.as_markdown().replacen("## ", "### ", 1);
+    summary.paragraph(markdown.trim_end());
 }

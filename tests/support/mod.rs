@@ -7,6 +7,7 @@ pub mod runner;
 use std::path::PathBuf;
 
 pub mod fake_github;
+pub mod prometheus;
 
 /// `../shared`, the read-only reference data, when it is present. Tests that need it call
 /// [`shared_or_skip`] and skip with a message where it is absent (CI always has it).

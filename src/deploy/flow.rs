@@ -1,0 +1,518 @@
+//! The deploy itself: preflight, plan, apply, wait, verify. The cloud is reached through
+//! [`CloudRunApi`], so this file holds the decisions and the order of calls, not the wire.
+
+use std::time::{Duration, Instant};
+
+use super::plan::{self, Action, ConfigItem, CurrentService, Plan};
+use super::progress::{self, PollSchedule, Progress, TaskView};
+use super::report::{Failure, Outcome, Report};
+use super::request::{DeployRequest, Release};
+use super::verify;
+use crate::cli::OnConflict;
+use crate::error::{Error, Result};
+
+/// The environment as DescribeEnvBaseInfo tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvState {
+    pub exists: bool,
+    pub status: String,
+}
+
+/// The newest deploy record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordView {
+    pub status: String,
+    pub run_id: String,
+}
+
+/// What to submit: Create or Update, the image, the release type and the config items.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub create: bool,
+    pub env_id: String,
+    pub service: String,
+    pub image: String,
+    pub release: Release,
+    pub items: Vec<ConfigItem>,
+    pub remark: String,
+    /// The latest task before submitting, to tell ours from it.
+    pub before_task: Option<i64>,
+}
+
+/// Why a submission was refused.
+#[derive(Debug)]
+pub enum SubmitError {
+    /// `ResourceInUse`: another release task is running.
+    InUse(String),
+    Other(Error),
+}
+
+/// The calls a deploy makes. Implemented over the tcbr client in `cloud.rs`.
+#[allow(async_fn_in_trait)]
+pub trait CloudRunApi {
+    async fn environment(&self, env_id: &str) -> Result<EnvState>;
+    /// `None` when the service does not exist.
+    async fn service(&self, env_id: &str, service: &str) -> Result<Option<CurrentService>>;
+    /// The task with this id, or the latest one for id 0; `None` when there is none.
+    async fn task(&self, env_id: &str, service: &str, task_id: i64) -> Result<Option<TaskView>>;
+    async fn newest_record(&self, env_id: &str, service: &str) -> Result<Option<RecordView>>;
+    async fn process_log(&self, env_id: &str, run_id: &str) -> Result<Vec<String>>;
+    /// Returns the task id the cloud gave (often 0).
+    async fn submit(&self, submission: &Submission) -> std::result::Result<i64, SubmitError>;
+    async fn cancel(&self, env_id: &str, service: &str, task_id: i64) -> Result<()>;
+    /// ReleaseGray: `canary` gets `percent` of the traffic, `stable` the rest.
+    async fn gray_split(&self, split: &GraySplit) -> Result<()>;
+}
+
+/// The initial traffic split of a gray release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraySplit {
+    pub env_id: String,
+    pub service: String,
+    pub stable: String,
+    pub canary: String,
+    pub percent: u8,
+}
+
+/// Lines of the process log kept for the report.
+const LOG_TAIL: usize = 20;
+
+/// Steps and how long each took.
+#[derive(Debug, Default)]
+struct Timings(Vec<(String, Duration)>);
+
+impl Timings {
+    fn record(&mut self, name: &str, since: Instant) {
+        self.0.push((name.to_string(), since.elapsed()));
+    }
+}
+
+/// Runs the deploy and returns its report; a failed release is a report with
+/// `Outcome::Failed`, while errors are for what stopped the deploy from running at all.
+pub async fn deploy(
+    api: &impl CloudRunApi,
+    request: &DeployRequest,
+    http: &reqwest::Client,
+) -> Result<Report> {
+    let mut timings = Timings::default();
+    let started = Instant::now();
+    let current = preflight(api, request).await?;
+    let before_task = api
+        .task(&request.env_id, &request.service, 0)
+        .await?
+        .map(|t| t.id);
+    timings.record("preflight", started);
+
+    let plan = plan::plan(request, current.as_ref());
+    let mut report = initial_report(request, &plan, current.as_ref());
+    tracing::info!("{}", plan.render_diff().trim_end());
+    if request.dry_run {
+        report.outcome = Outcome::Planned;
+        report.timings = timings.0;
+        return Ok(report);
+    }
+    if plan.action == Action::Unchanged {
+        report.outcome = Outcome::Unchanged;
+        report.version_name = report.previous_version.clone();
+        report.timings = timings.0;
+        return Ok(report);
+    }
+
+    let deadline = Instant::now() + request.wait_timeout;
+    let applied = Instant::now();
+    let submission = submission(request, &plan, before_task);
+    let returned = submit_resolving_conflicts(api, request, &submission, deadline).await?;
+    timings.record("apply", applied);
+
+    let waited = Instant::now();
+    let finish = wait_for_release(api, request, returned, before_task, deadline).await?;
+    timings.record("wait for release", waited);
+    report.task_id = Some(finish.task.id);
+    if !finish.task.version_name.is_empty() {
+        report.version_name = Some(finish.task.version_name.clone());
+    }
+    if let Some(pre) = Some(finish.task.pre_version_name.clone()).filter(|p| !p.is_empty()) {
+        report.previous_version = Some(pre);
+    }
+    if let Some(failure) = finish.failure {
+        report.outcome = Outcome::Failed;
+        report.failure = Some(failure);
+        report.timings = timings.0;
+        return Ok(report);
+    }
+
+    if let Release::Gray { traffic } = request.release {
+        let split = Instant::now();
+        if let Some(failure) = open_gray(api, request, &finish.task, traffic).await {
+            report.outcome = Outcome::Failed;
+            report.failure = Some(failure);
+            report.timings = timings.0;
+            return Ok(report);
+        }
+        timings.record("gray traffic split", split);
+    }
+
+    let verified = Instant::now();
+    let after = api.service(&request.env_id, &request.service).await?;
+    report.url = after.and_then(|s| s.url).or(report.url);
+    verify_health(request, http, &mut report).await;
+    timings.record("health check", verified);
+    report.timings = timings.0;
+    Ok(report)
+}
+
+fn initial_report(
+    request: &DeployRequest,
+    plan: &Plan,
+    current: Option<&CurrentService>,
+) -> Report {
+    Report {
+        environment: request.environment.clone(),
+        env_id: request.env_id.clone(),
+        service: request.service.clone(),
+        image: request.image.clone(),
+        plan: plan.clone(),
+        outcome: Outcome::Deployed,
+        version_name: None,
+        previous_version: current.and_then(|c| c.version_name.clone()),
+        url: current.and_then(|c| c.url.clone()),
+        task_id: None,
+        traffic: match request.release {
+            Release::Gray { traffic } => Some(traffic),
+            Release::Full => None,
+        },
+        timings: Vec::new(),
+        failure: None,
+        health: None,
+    }
+}
+
+/// The environment exists and is normal; the service exists or will be created.
+async fn preflight(
+    api: &impl CloudRunApi,
+    request: &DeployRequest,
+) -> Result<Option<CurrentService>> {
+    let env = api.environment(&request.env_id).await?;
+    if !env.exists {
+        return Err(Error::input(
+            "env_id",
+            format!(
+                "CloudBase environment `{}` does not exist, or CloudBase Run is not opened in it",
+                request.env_id
+            ),
+            "check env_id against the CloudBase console (and the region), and open CloudBase Run for the environment",
+        ));
+    }
+    if !env.status.eq_ignore_ascii_case("normal") {
+        return Err(Error::Config {
+            problem: format!("CloudBase environment `{}` is `{}`, not normal", request.env_id, env.status),
+            fix: "wait until the environment is normal (a new one takes a few minutes to open), or renew or unfreeze it in the console".into(),
+            location: None,
+        });
+    }
+    let current = api.service(&request.env_id, &request.service).await?;
+    if current.is_none() && matches!(request.release, Release::Gray { .. }) {
+        return Err(Error::input(
+            "release_type",
+            format!(
+                "service `{}` does not exist yet, so there is nothing to run a gray release beside",
+                request.service
+            ),
+            "deploy the first version with release_type: full",
+        ));
+    }
+    Ok(current)
+}
+
+fn submission(request: &DeployRequest, plan: &Plan, before_task: Option<i64>) -> Submission {
+    let run = std::env::var("GITHUB_RUN_ID")
+        .map(|r| format!(" (run {r})"))
+        .unwrap_or_default();
+    Submission {
+        create: plan.action == Action::Create,
+        env_id: request.env_id.clone(),
+        service: request.service.clone(),
+        image: request.image.clone(),
+        release: request.release,
+        items: plan::config_items(request, plan),
+        remark: format!("deploy-tcb {}{run}", request.image),
+        before_task,
+    }
+}
+
+/// Submits; on `ResourceInUse`, waits for the running task, cancels it, or fails, as asked.
+async fn submit_resolving_conflicts(
+    api: &impl CloudRunApi,
+    request: &DeployRequest,
+    submission: &Submission,
+    deadline: Instant,
+) -> Result<i64> {
+    loop {
+        let message = match api.submit(submission).await {
+            Ok(task_id) => return Ok(task_id),
+            Err(SubmitError::Other(error)) => return Err(error),
+            Err(SubmitError::InUse(message)) => message,
+        };
+        let running = api.task(&request.env_id, &request.service, 0).await?;
+        let what = running
+            .as_ref()
+            .map(|t| format!("task {} releasing `{}`", t.id, t.version_name))
+            .unwrap_or_else(|| "another release".to_string());
+        match request.on_conflict {
+            OnConflict::Fail => {
+                return Err(Error::Verdict(format!(
+                    "another release is running on `{}` ({what}): {message}. on_conflict is fail; rerun when it ends, or set on_conflict: wait or cancel",
+                    request.service
+                )));
+            }
+            OnConflict::Cancel => {
+                let id = running.as_ref().map(|t| t.id).unwrap_or(0);
+                tracing::warn!(
+                    "another release is running ({what}); cancelling it as on_conflict: cancel asks"
+                );
+                api.cancel(&request.env_id, &request.service, id).await?;
+            }
+            OnConflict::Wait if running.as_ref().is_some_and(is_open_gray) => {
+                return Err(Error::Verdict(format!(
+                    "a gray release is open on `{}` ({what}); it ends only when promoted or rolled back, so waiting would not help. Promote it with canary-promote, end it with rollback, or set on_conflict: cancel",
+                    request.service
+                )));
+            }
+            OnConflict::Wait => {
+                tracing::info!("another release is running ({what}); waiting for it to end")
+            }
+        }
+        wait_until_idle(api, request, deadline).await?;
+    }
+}
+
+/// A gray release whose version is deployed and waits for promotion: it never ends by itself.
+fn is_open_gray(task: &TaskView) -> bool {
+    task.release_type.eq_ignore_ascii_case("GRAY")
+        && task.status.eq_ignore_ascii_case("running")
+        && progress::assess(task, None, true) == Progress::Done
+}
+
+/// Waits until the latest task is no longer running.
+async fn wait_until_idle(
+    api: &impl CloudRunApi,
+    request: &DeployRequest,
+    deadline: Instant,
+) -> Result<()> {
+    let schedule = PollSchedule::default();
+    let started = Instant::now();
+    loop {
+        let task = api.task(&request.env_id, &request.service, 0).await?;
+        let busy = task
+            .as_ref()
+            .is_some_and(|t| t.status.eq_ignore_ascii_case("running"));
+        if !busy {
+            return Ok(());
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::Verdict(format!(
+                "another release on `{}` was still running after wait_timeout ({}); nothing was deployed",
+                request.service,
+                humantime::format_duration(request.wait_timeout)
+            )));
+        }
+        tokio::time::sleep(schedule.next(started.elapsed(), false, remaining)).await;
+    }
+}
+
+/// How the wait ended: the task as last seen, and the failure if it failed.
+struct Finish {
+    task: TaskView,
+    failure: Option<Failure>,
+}
+
+/// Polls the task and the deploy records with the adaptive schedule until the release is done,
+/// failed or out of time. A task that outlives the timeout is cancelled, so it does not block
+/// the next deploy, and the previous version keeps serving.
+async fn wait_for_release(
+    api: &impl CloudRunApi,
+    request: &DeployRequest,
+    returned: i64,
+    before: Option<i64>,
+    deadline: Instant,
+) -> Result<Finish> {
+    let schedule = PollSchedule::default();
+    let gray = matches!(request.release, Release::Gray { .. });
+    let started = Instant::now();
+    let mut last_seen: Option<(String, Vec<String>)> = None;
+    let mut task = TaskView::default();
+    loop {
+        let (env, service) = (&request.env_id, &request.service);
+        let fetched = api.task(env, service, returned).await?;
+        // With TaskId 0 the latest task may still be the one before ours for a moment.
+        let ours = fetched.filter(|t| returned > 0 || Some(t.id) != before);
+        let record = api.newest_record(env, service).await?;
+        let mut moved = false;
+        if let Some(current) = ours {
+            let fingerprint = (
+                current.status.clone(),
+                current.steps.iter().map(|s| s.status.clone()).collect(),
+            );
+            moved = last_seen.as_ref() != Some(&fingerprint);
+            last_seen = Some(fingerprint);
+            task = current;
+            let record_status = record.as_ref().map(|r| r.status.as_str());
+            match progress::assess(&task, record_status, gray) {
+                Progress::Done => {
+                    return Ok(Finish {
+                        task,
+                        failure: None,
+                    });
+                }
+                Progress::Failed { step, reason } => {
+                    let log_tail = log_tail(api, request, record.as_ref()).await;
+                    let failure = Failure {
+                        step,
+                        reason,
+                        log_tail,
+                    };
+                    return Ok(Finish {
+                        task,
+                        failure: Some(failure),
+                    });
+                }
+                Progress::Running { step } if moved => {
+                    tracing::info!(
+                        "release task {}: {}",
+                        task.id,
+                        step.as_deref().unwrap_or(&task.status)
+                    );
+                }
+                Progress::Running { .. } => {}
+            }
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return timed_out(api, request, task, record.as_ref()).await;
+        }
+        tokio::time::sleep(schedule.next(started.elapsed(), moved, remaining)).await;
+    }
+}
+
+async fn timed_out(
+    api: &impl CloudRunApi,
+    request: &DeployRequest,
+    task: TaskView,
+    record: Option<&RecordView>,
+) -> Result<Finish> {
+    let step = task
+        .steps
+        .iter()
+        .find(|s| s.status == "running")
+        .map(|s| s.name.clone());
+    let at = step
+        .as_deref()
+        .map(|s| format!(" at step `{s}`"))
+        .unwrap_or_default();
+    let mut reason = format!(
+        "the release task did not finish within wait_timeout ({}){at}",
+        humantime::format_duration(request.wait_timeout)
+    );
+    if task.id > 0 || !task.status.is_empty() {
+        match api.cancel(&request.env_id, &request.service, task.id).await {
+            Ok(()) => reason.push_str("; it was cancelled so the next deploy is not blocked"),
+            Err(error) => reason.push_str(&format!("; cancelling it failed too: {error}")),
+        }
+    }
+    let log_tail = log_tail(api, request, record).await;
+    Ok(Finish {
+        task,
+        failure: Some(Failure {
+            step,
+            reason,
+            log_tail,
+        }),
+    })
+}
+
+/// Gives the deployed gray version its initial share (the cloud opens it with none).
+async fn open_gray(
+    api: &impl CloudRunApi,
+    request: &DeployRequest,
+    task: &TaskView,
+    percent: u8,
+) -> Option<Failure> {
+    if percent == 0 {
+        return None;
+    }
+    let split = GraySplit {
+        env_id: request.env_id.clone(),
+        service: request.service.clone(),
+        stable: task.pre_version_name.clone(),
+        canary: task.version_name.clone(),
+        percent,
+    };
+    match api.gray_split(&split).await {
+        Ok(()) => {
+            tracing::info!(
+                "gray release: {} serves {percent}%, {} the rest",
+                split.canary,
+                split.stable
+            );
+            None
+        }
+        Err(error) => Some(Failure {
+            step: Some("gray traffic split".into()),
+            reason: format!(
+                "version {} is deployed but its {percent}% share could not be set: {}",
+                split.canary,
+                error.message()
+            ),
+            log_tail: Vec::new(),
+        }),
+    }
+}
+
+/// The end of the process log of the newest deploy record, for the failure report.
+async fn log_tail(
+    api: &impl CloudRunApi,
+    request: &DeployRequest,
+    record: Option<&RecordView>,
+) -> Vec<String> {
+    let Some(run_id) = record.map(|r| r.run_id.clone()).filter(|r| !r.is_empty()) else {
+        return Vec::new();
+    };
+    match api.process_log(&request.env_id, &run_id).await {
+        Ok(lines) => {
+            let skip = lines.len().saturating_sub(LOG_TAIL);
+            lines.into_iter().skip(skip).collect()
+        }
+        Err(error) => vec![format!("(the process log could not be read: {error})")],
+    }
+}
+
+/// Requests the health path; a failure turns the outcome into `Failed`.
+async fn verify_health(request: &DeployRequest, http: &reqwest::Client, report: &mut Report) {
+    report.outcome = match request.release {
+        Release::Gray { .. } => Outcome::Gray,
+        Release::Full => Outcome::Deployed,
+    };
+    let Some(base) = report.url.clone() else {
+        report.health = Some("skipped: the service has no URL (no public access type)".into());
+        return;
+    };
+    let url = verify::health_url(&base, &request.health_path);
+    match verify::wait_healthy(http, &url, request.health_timeout).await {
+        Ok(healthy) => {
+            report.health = Some(format!(
+                "HTTP {} from {} after {} attempt(s)",
+                healthy.status, healthy.url, healthy.attempts
+            ));
+        }
+        Err(unhealthy) => {
+            report.health = Some(format!("failed: {unhealthy}"));
+            report.outcome = Outcome::Failed;
+            report.failure = Some(Failure {
+                step: Some("health check".into()),
+                reason: unhealthy.to_string(),
+                log_tail: Vec::new(),
+            });
+        }
+    }
+}
