@@ -634,3 +634,119 @@ fn keyless_exchanges_the_oidc_token_for_temporary_credentials() {
         no_permission.stderr
     );
 }
+
+/// The number at the end of `/…/deployments/{id}/statuses` or `/check-runs/{id}`.
+fn id_in_path(path: &str, after: &str) -> u64 {
+    let rest = &path[path.find(after).expect("the path names the resource") + after.len()..];
+    rest.split('/').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn reports_to_github_and_chat_without_openapi_violations() {
+    use support::fake_github::{FakeGithub, TOKEN, WebhookSink};
+    let Some(spec) = support::shared_or_skip("spec/github/rest-subset.openapi.json") else {
+        return;
+    };
+    let github = FakeGithub::start(&spec);
+    let sink = WebhookSink::start();
+    sink.answer("/slack", 500, "no_service");
+    sink.answer("/wecom", 200, r#"{"errcode":0,"errmsg":"ok"}"#);
+    let emu = emulator();
+    let slack = format!("{}/slack", sink.base_url);
+    let wecom = format!("{}/wecom", sink.base_url);
+    let repository = github.repository();
+    let env = [
+        ("GITHUB_API_URL", github.url()),
+        ("GITHUB_SERVER_URL", "https://github.example"),
+        ("GITHUB_REPOSITORY", repository.as_str()),
+        ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+        ("GITHUB_REF", "refs/pull/7/merge"),
+        ("GITHUB_RUN_ID", "9001"),
+        ("GITHUB_WORKFLOW", "deploy"),
+    ];
+    let args = [
+        "--environment",
+        "staging",
+        "--github-token",
+        TOKEN,
+        "--slack-webhook",
+        slack.as_str(),
+        "--wecom-webhook",
+        wecom.as_str(),
+    ];
+    let run = deploy_with(&emu, "reported", &args, &env, true);
+    assert_eq!(
+        run.code,
+        0,
+        "a failing webhook is a warning, not a failure:\n{}",
+        run.log()
+    );
+    assert!(run.stderr.contains("warning"), "{}", run.stderr);
+    github.assert_no_violations();
+
+    let statuses = github.requests_for("repos/create-deployment-status");
+    let deployment = id_in_path(&statuses[0].path, "/deployments/");
+    assert_eq!(
+        github.deployment_states(deployment),
+        vec!["in_progress", "success"]
+    );
+    let last = statuses.last().unwrap().body.clone().unwrap();
+    assert_eq!(last["environment_url"], emu.service_url(ENV, "reported"));
+    assert_eq!(
+        last["log_url"],
+        "https://github.example/acme/shop/actions/runs/9001"
+    );
+    let created = github.requests_for("repos/create-deployment")[0]
+        .body
+        .clone()
+        .unwrap();
+    assert_eq!(created["environment"], "staging");
+    assert_eq!(created["payload"]["image"], HEALTHY);
+
+    let update = github.requests_for("checks/update");
+    let check = github
+        .check_run(id_in_path(&update[0].path, "/check-runs/"))
+        .unwrap();
+    assert_eq!(check["conclusion"], "success");
+    let comments = github.comment_bodies(7);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].contains("Deployed") && comments[0].contains("`reported`"),
+        "{}",
+        comments[0]
+    );
+
+    let deliveries = sink.deliveries();
+    for chat in ["/slack", "/wecom"] {
+        assert!(
+            deliveries
+                .iter()
+                .any(|d| d.path_and_query.starts_with(chat)),
+            "{chat} was not told"
+        );
+    }
+
+    // A failed deploy marks the Deployment and the check run failed, and updates the comment.
+    let failed = deploy_with(
+        &emu,
+        "reported",
+        &[&args[..4], &["--image", "registry.local/synthetic:crash"]].concat(),
+        &env,
+        true,
+    );
+    assert_eq!(failed.code, 1, "{}", failed.log());
+    github.assert_no_violations();
+    let statuses = github.requests_for("repos/create-deployment-status");
+    let second = id_in_path(&statuses.last().unwrap().path, "/deployments/");
+    assert_eq!(
+        github.deployment_states(second),
+        vec!["in_progress", "failure"]
+    );
+    let comments = github.comment_bodies(7);
+    assert_eq!(comments.len(), 1, "the sticky comment is updated in place");
+    assert!(comments[0].contains("Deploy failed"), "{}", comments[0]);
+    for request in github.requests() {
+        let text = format!("{:?} {:?}", request.body, request.query);
+        assert!(!text.contains(SECRET_KEY), "the cloud key reached GitHub");
+    }
+}
