@@ -750,3 +750,77 @@ fn reports_to_github_and_chat_without_openapi_violations() {
         assert!(!text.contains(SECRET_KEY), "the cloud key reached GitHub");
     }
 }
+
+#[test]
+fn demo_runs_offline_and_writes_outputs_and_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, summary) = (dir.path().join("output"), dir.path().join("summary"));
+    let run = Command::new(support::binary())
+        .args(["demo", "--speed", "60"])
+        .env_clear()
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for stage in ["1. Create the service", "2. Update it", "3. Gray release"] {
+        assert!(stdout.contains(stage), "{stage} missing from:\n{stdout}");
+    }
+    let outputs = parse_outputs(&std::fs::read_to_string(&output).unwrap());
+    assert_eq!(outputs["result"], "gray");
+    assert_eq!(outputs["version_name"], "hello-003");
+    assert_eq!(outputs["previous_version"], "hello-002");
+    let markdown = std::fs::read_to_string(&summary).unwrap();
+    assert!(markdown.starts_with("# deploy-tcb demo"), "{markdown}");
+    assert!(markdown.contains("Gray release deployed"), "{markdown}");
+    assert!(markdown.contains("+ env.API_TOKEN: ***"), "{markdown}");
+}
+
+#[test]
+fn inputs_come_from_input_variables_like_a_docker_action() {
+    let emu = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output");
+    let endpoint = emu.base_url();
+    let run = Command::new(support::binary())
+        .arg("deploy")
+        .env_clear()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .env("INPUT_ENV_ID", ENV)
+        .env("INPUT_SERVICE", "from-inputs")
+        .env("INPUT_IMAGE", HEALTHY)
+        .env("INPUT_SECRET_ID", SECRET_ID)
+        .env("INPUT_SECRET_KEY", SECRET_KEY)
+        .env("INPUT_TCB_ENDPOINT", &endpoint)
+        .env("INPUT_RELEASE_TYPE", "full")
+        .env("INPUT_DRY_RUN", "false")
+        .env("INPUT_ROLE_ARN", "")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains(&format!("::add-mask::{SECRET_KEY}")));
+    assert!(stdout.contains("::group::Deploy"), "{stdout}");
+    let without_mask: String = stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    assert!(
+        !without_mask.contains(SECRET_KEY),
+        "the key leaked: {stdout}"
+    );
+    let outputs = parse_outputs(&std::fs::read_to_string(&output).unwrap());
+    assert_eq!(outputs["result"], "deployed");
+}
