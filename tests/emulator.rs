@@ -717,3 +717,82 @@ fn the_tcb_client_retries_through_injected_faults() {
         assert!(metrics.contains(&line), "{line} not in\n{metrics}");
     }
 }
+
+/// Starts `deploy-tcb emulator` with a state file; returns the child and its address.
+fn spawn_cli(state: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {
+    let mut child = Command::new(binary())
+        .args(["emulator", "--port", "0", "--env", ENV, "--speed", "100"])
+        .args([
+            "--secret-id",
+            SECRET_ID,
+            "--secret-key",
+            SECRET_KEY,
+            "--state-file",
+        ])
+        .arg(state)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let addr = first
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+fn cli_call(addr: std::net::SocketAddr, action: &str, body: Value) -> Value {
+    use crate::support::emulator::http;
+    let body = body.to_string();
+    let headers = signed_headers(
+        action,
+        body.as_bytes(),
+        &addr.to_string(),
+        now(),
+        Some(&key()),
+    );
+    http(addr, "POST", "/", &headers, body.as_bytes()).json()["Response"].clone()
+}
+
+#[test]
+fn the_cli_keeps_its_state_across_a_sigterm_restart() {
+    if !tool_or_skip("kill") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("emulator-state.json");
+    let (mut child, addr) = spawn_cli(&state);
+    let created = cli_call(
+        addr,
+        "CreateCloudRunServer",
+        json!({"EnvId": ENV, "ServerName": "cli",
+        "DeployInfo": {"DeployType": "image", "ImageUrl": "synthetic:healthy"}}),
+    );
+    assert!(created["TaskId"].as_u64().is_some(), "{created}");
+    std::thread::sleep(Duration::from_millis(100));
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(child.wait().unwrap().success(), "SIGTERM is a clean stop");
+    let (mut again, addr) = spawn_cli(&state);
+    let detail = cli_call(
+        addr,
+        "DescribeCloudRunServerDetail",
+        json!({"EnvId": ENV, "ServerName": "cli"}),
+    );
+    let _ = again.kill();
+    let _ = again.wait();
+    assert_eq!(
+        detail["OnlineVersionInfos"][0]["VersionName"], "cli-001",
+        "{detail}"
+    );
+    assert_eq!(detail["OnlineVersionInfos"][0]["FlowRatio"], "100");
+}
