@@ -516,3 +516,167 @@ async fn verify_health(request: &DeployRequest, http: &reqwest::Client, report: 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::deploy::plan::CurrentService;
+    use crate::deploy::progress::StepView;
+    use crate::deploy::request::DesiredConfig;
+
+    /// A scripted cloud: `tasks` answers successive DescribeServerManageTask calls (the last
+    /// answer repeats), `submits` successive submissions.
+    #[derive(Default)]
+    struct Scripted {
+        tasks: RefCell<VecDeque<Option<TaskView>>>,
+        submits: RefCell<VecDeque<std::result::Result<i64, String>>>,
+        cancelled: RefCell<Vec<i64>>,
+    }
+
+    fn task(id: i64, status: &str, version: &str) -> Option<TaskView> {
+        Some(TaskView {
+            id,
+            status: status.into(),
+            release_type: "FULL".into(),
+            version_name: version.into(),
+            pre_version_name: "svc-001".into(),
+            steps: vec![StepView {
+                name: "deploy_instance".into(),
+                status: if status == "finished" {
+                    "finished"
+                } else {
+                    "running"
+                }
+                .into(),
+                ..StepView::default()
+            }],
+            ..TaskView::default()
+        })
+    }
+
+    impl CloudRunApi for Scripted {
+        async fn environment(&self, _: &str) -> Result<EnvState> {
+            Ok(EnvState {
+                exists: true,
+                status: "NORMAL".into(),
+            })
+        }
+        async fn service(&self, _: &str, _: &str) -> Result<Option<CurrentService>> {
+            Ok(Some(CurrentService {
+                version_name: Some("svc-001".into()),
+                image: Some("reg.io/a/svc:1".into()),
+                ..CurrentService::default()
+            }))
+        }
+        async fn task(&self, _: &str, _: &str, _: i64) -> Result<Option<TaskView>> {
+            let mut tasks = self.tasks.borrow_mut();
+            Ok(if tasks.len() > 1 {
+                tasks.pop_front().flatten()
+            } else {
+                tasks.front().cloned().flatten()
+            })
+        }
+        async fn newest_record(&self, _: &str, _: &str) -> Result<Option<RecordView>> {
+            Ok(None)
+        }
+        async fn process_log(&self, _: &str, _: &str) -> Result<Vec<String>> {
+            Ok(Vec::new())
+        }
+        async fn submit(&self, _: &Submission) -> std::result::Result<i64, SubmitError> {
+            match self.submits.borrow_mut().pop_front().unwrap_or(Ok(0)) {
+                Ok(id) => Ok(id),
+                Err(message) => Err(SubmitError::InUse(message)),
+            }
+        }
+        async fn cancel(&self, _: &str, _: &str, task_id: i64) -> Result<()> {
+            self.cancelled.borrow_mut().push(task_id);
+            Ok(())
+        }
+        async fn gray_split(&self, _: &GraySplit) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn request(wait: Duration) -> DeployRequest {
+        DeployRequest {
+            env_id: "env".into(),
+            service: "svc".into(),
+            image: "reg.io/a/svc:2".into(),
+            region: "ap-shanghai".into(),
+            release: Release::Full,
+            config: DesiredConfig::default(),
+            health_path: "/".into(),
+            health_timeout: Duration::from_secs(1),
+            wait_timeout: wait,
+            on_conflict: OnConflict::Wait,
+            dry_run: false,
+            environment: None,
+        }
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn with_task_id_0_the_task_from_before_is_not_taken_for_ours() {
+        let api = Scripted::default();
+        api.tasks.borrow_mut().extend([
+            task(5, "finished", "svc-001"), // preflight: the latest task before submitting
+            task(5, "finished", "svc-001"), // first poll: ours is not visible yet
+            task(6, "running", "svc-002"),
+            task(6, "finished", "svc-002"),
+        ]);
+        let http = reqwest::Client::new();
+        let report = block_on(deploy(&api, &request(Duration::from_secs(10)), &http)).unwrap();
+        assert_eq!(report.task_id, Some(6));
+        assert_eq!(report.version_name.as_deref(), Some("svc-002"));
+        assert_eq!(report.previous_version.as_deref(), Some("svc-001"));
+    }
+
+    #[test]
+    fn a_conflict_that_outlasts_the_wait_timeout_deploys_nothing() {
+        let api = Scripted::default();
+        api.tasks
+            .borrow_mut()
+            .push_back(task(9, "running", "svc-009"));
+        api.submits.borrow_mut().push_back(Err("busy".into()));
+        let http = reqwest::Client::new();
+        let error =
+            block_on(deploy(&api, &request(Duration::from_millis(400)), &http)).unwrap_err();
+        assert_eq!(error.exit_code(), 1);
+        assert!(
+            error
+                .to_string()
+                .contains("still running after wait_timeout"),
+            "{error}"
+        );
+        assert!(api.cancelled.borrow().is_empty(), "wait never cancels");
+    }
+
+    #[test]
+    fn a_timeout_cancels_the_task_it_waited_for() {
+        let api = Scripted::default();
+        api.tasks
+            .borrow_mut()
+            .extend([None, task(7, "running", "svc-002")]);
+        let http = reqwest::Client::new();
+        let report = block_on(deploy(&api, &request(Duration::from_millis(400)), &http)).unwrap();
+        assert_eq!(report.outcome, Outcome::Failed);
+        assert_eq!(*api.cancelled.borrow(), vec![7]);
+        let failure = report.failure.unwrap();
+        assert_eq!(failure.step.as_deref(), Some("deploy_instance"));
+        assert!(
+            failure.reason.contains("it was cancelled"),
+            "{}",
+            failure.reason
+        );
+    }
+}
