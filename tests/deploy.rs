@@ -23,6 +23,28 @@ fn config_schema_is_current() {
     );
 }
 
+/// The schema editors use accepts every example config and rejects an unknown key, like the
+/// parser does.
+#[test]
+fn the_schema_agrees_with_the_parser() {
+    let schema: serde_json::Value = serde_json::from_str(&config::schema_json()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    for entry in std::fs::read_dir(crate_path("examples/config")).unwrap() {
+        let path = entry.unwrap().path();
+        let yaml: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let document = serde_json::to_value(yaml).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+    }
+    let wrong = serde_json::json!({"environments": {"staging": {"servce": "app"}}});
+    assert!(!validator.is_valid(&wrong));
+    assert!(ConfigFile::parse("environments:\n  staging:\n    servce: app\n", "c").is_err());
+}
+
 /// Every example config parses, and each of its environments resolves.
 #[test]
 fn example_configs_parse() {
