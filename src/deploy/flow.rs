@@ -1,6 +1,7 @@
 //! The deploy itself: preflight, plan, apply, wait, verify. The cloud is reached through
 //! [`CloudRunApi`], so this file holds the decisions and the order of calls, not the wire.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use super::plan::{self, Action, ConfigItem, CurrentService, Plan};
@@ -18,9 +19,10 @@ pub struct EnvState {
     pub status: String,
 }
 
-/// The newest deploy record.
+/// A deploy record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordView {
+    pub deploy_id: String,
     pub status: String,
     pub run_id: String,
 }
@@ -55,7 +57,8 @@ pub trait CloudRunApi {
     async fn service(&self, env_id: &str, service: &str) -> Result<Option<CurrentService>>;
     /// The task with this id, or the latest one for id 0; `None` when there is none.
     async fn task(&self, env_id: &str, service: &str, task_id: i64) -> Result<Option<TaskView>>;
-    async fn newest_record(&self, env_id: &str, service: &str) -> Result<Option<RecordView>>;
+    /// The deploy records, newest first.
+    async fn records(&self, env_id: &str, service: &str) -> Result<Vec<RecordView>>;
     async fn process_log(&self, env_id: &str, run_id: &str) -> Result<Vec<String>>;
     /// Returns the task id the cloud gave (often 0).
     async fn submit(&self, submission: &Submission) -> std::result::Result<i64, SubmitError>;
@@ -101,6 +104,10 @@ pub async fn deploy(
         .task(&request.env_id, &request.service, 0)
         .await?
         .map(|t| t.id);
+    let before_records = match current {
+        Some(_) => record_ids(api, request).await?,
+        None => HashSet::new(),
+    };
     timings.record("preflight", started);
 
     let plan = plan::plan(request, current.as_ref());
@@ -125,7 +132,11 @@ pub async fn deploy(
     timings.record("apply", applied);
 
     let waited = Instant::now();
-    let finish = wait_for_release(api, request, returned, before_task, deadline).await?;
+    let before = Before {
+        task: before_task,
+        records: before_records,
+    };
+    let finish = wait_for_release(api, request, returned, &before, deadline).await?;
     timings.record("wait for release", waited);
     report.task_id = Some(finish.task.id);
     if !finish.task.version_name.is_empty() {
@@ -321,6 +332,19 @@ async fn wait_until_idle(
     }
 }
 
+/// What existed before the submission: the latest task and the deploy records, so that the
+/// wait only reads what the submission made (timestamps have one-second resolution, so a
+/// record from a failed deploy a moment earlier can look as new as ours).
+struct Before {
+    task: Option<i64>,
+    records: HashSet<String>,
+}
+
+async fn record_ids(api: &impl CloudRunApi, request: &DeployRequest) -> Result<HashSet<String>> {
+    let records = api.records(&request.env_id, &request.service).await?;
+    Ok(records.into_iter().map(|r| r.deploy_id).collect())
+}
+
 /// How the wait ended: the task as last seen, and the failure if it failed.
 struct Finish {
     task: TaskView,
@@ -334,7 +358,7 @@ async fn wait_for_release(
     api: &impl CloudRunApi,
     request: &DeployRequest,
     returned: i64,
-    before: Option<i64>,
+    before: &Before,
     deadline: Instant,
 ) -> Result<Finish> {
     let schedule = PollSchedule::default();
@@ -346,8 +370,12 @@ async fn wait_for_release(
         let (env, service) = (&request.env_id, &request.service);
         let fetched = api.task(env, service, returned).await?;
         // With TaskId 0 the latest task may still be the one before ours for a moment.
-        let ours = fetched.filter(|t| returned > 0 || Some(t.id) != before);
-        let record = api.newest_record(env, service).await?;
+        let ours = fetched.filter(|t| returned > 0 || Some(t.id) != before.task);
+        let record = api
+            .records(env, service)
+            .await?
+            .into_iter()
+            .find(|r| !before.records.contains(&r.deploy_id));
         let mut moved = false;
         if let Some(current) = ours {
             let fingerprint = (
@@ -579,8 +607,8 @@ mod tests {
                 tasks.front().cloned().flatten()
             })
         }
-        async fn newest_record(&self, _: &str, _: &str) -> Result<Option<RecordView>> {
-            Ok(None)
+        async fn records(&self, _: &str, _: &str) -> Result<Vec<RecordView>> {
+            Ok(Vec::new())
         }
         async fn process_log(&self, _: &str, _: &str) -> Result<Vec<String>> {
             Ok(Vec::new())
