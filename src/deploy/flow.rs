@@ -127,15 +127,16 @@ pub async fn deploy(
 
     let deadline = Instant::now() + request.wait_timeout;
     let applied = Instant::now();
-    let submission = submission(request, &plan, before_task);
-    let returned = submit_resolving_conflicts(api, request, &submission, deadline).await?;
-    timings.record("apply", applied);
-
-    let waited = Instant::now();
-    let before = Before {
+    let mut before = Before {
         task: before_task,
         records: before_records,
     };
+    let mut submission = submission(request, &plan, before_task);
+    let returned =
+        submit_resolving_conflicts(api, request, &mut submission, &mut before, deadline).await?;
+    timings.record("apply", applied);
+
+    let waited = Instant::now();
     let finish = wait_for_release(api, request, returned, &before, deadline).await?;
     timings.record("wait for release", waited);
     report.task_id = Some(finish.task.id);
@@ -255,7 +256,8 @@ fn submission(request: &DeployRequest, plan: &Plan, before_task: Option<i64>) ->
 async fn submit_resolving_conflicts(
     api: &impl CloudRunApi,
     request: &DeployRequest,
-    submission: &Submission,
+    submission: &mut Submission,
+    before: &mut Before,
     deadline: Instant,
 ) -> Result<i64> {
     loop {
@@ -294,6 +296,13 @@ async fn submit_resolving_conflicts(
             }
         }
         wait_until_idle(api, request, deadline).await?;
+        // The release that was in the way left its own task and records: they are not ours.
+        before.task = api
+            .task(&request.env_id, &request.service, 0)
+            .await?
+            .map(|t| t.id);
+        before.records = record_ids(api, request).await?;
+        submission.before_task = before.task;
     }
 }
 
