@@ -824,6 +824,11 @@ fn inputs_come_from_input_variables_like_a_docker_action() {
         .env("INPUT_RELEASE_TYPE", "full")
         .env("INPUT_DRY_RUN", "false")
         .env("INPUT_ROLE_ARN", "")
+        .env(
+            "INPUT_SECRET_ENV_VARS",
+            "DB_PASSWORD=pw-value-that-must-not-leak",
+        )
+        .env("RUNNER_DEBUG", "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
@@ -835,14 +840,19 @@ fn inputs_come_from_input_variables_like_a_docker_action() {
     );
     assert!(stdout.contains(&format!("::add-mask::{SECRET_KEY}")));
     assert!(stdout.contains("::group::Deploy"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
     let without_mask: String = stdout
         .lines()
         .filter(|l| !l.starts_with("::add-mask::"))
+        .chain(stderr.lines())
         .collect();
-    assert!(
-        !without_mask.contains(SECRET_KEY),
-        "the key leaked: {stdout}"
-    );
+    assert!(stdout.contains("::debug::"), "step debug is on: {stdout}");
+    for secret in [SECRET_KEY, "pw-value-that-must-not-leak"] {
+        assert!(
+            !without_mask.contains(secret),
+            "{secret} leaked: {without_mask}"
+        );
+    }
     let outputs = parse_outputs(&std::fs::read_to_string(&output).unwrap());
     assert_eq!(outputs["result"], "deployed");
 }
