@@ -23,6 +23,28 @@ fn config_schema_is_current() {
     );
 }
 
+/// The schema editors use accepts every example config and rejects an unknown key, like the
+/// parser does.
+#[test]
+fn the_schema_agrees_with_the_parser() {
+    let schema: serde_json::Value = serde_json::from_str(&config::schema_json()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    for entry in std::fs::read_dir(crate_path("examples/config")).unwrap() {
+        let path = entry.unwrap().path();
+        let yaml: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let document = serde_json::to_value(yaml).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+    }
+    let wrong = serde_json::json!({"environments": {"staging": {"servce": "app"}}});
+    assert!(!validator.is_valid(&wrong));
+    assert!(ConfigFile::parse("environments:\n  staging:\n    servce: app\n", "c").is_err());
+}
+
 /// Every example config parses, and each of its environments resolves.
 #[test]
 fn example_configs_parse() {
@@ -633,4 +655,204 @@ fn keyless_exchanges_the_oidc_token_for_temporary_credentials() {
         "{}",
         no_permission.stderr
     );
+}
+
+/// The number at the end of `/…/deployments/{id}/statuses` or `/check-runs/{id}`.
+fn id_in_path(path: &str, after: &str) -> u64 {
+    let rest = &path[path.find(after).expect("the path names the resource") + after.len()..];
+    rest.split('/').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn reports_to_github_and_chat_without_openapi_violations() {
+    use support::fake_github::{FakeGithub, TOKEN, WebhookSink};
+    let Some(spec) = support::shared_or_skip("spec/github/rest-subset.openapi.json") else {
+        return;
+    };
+    let github = FakeGithub::start(&spec);
+    let sink = WebhookSink::start();
+    sink.answer("/slack", 500, "no_service");
+    sink.answer("/wecom", 200, r#"{"errcode":0,"errmsg":"ok"}"#);
+    let emu = emulator();
+    let slack = format!("{}/slack", sink.base_url);
+    let wecom = format!("{}/wecom", sink.base_url);
+    let repository = github.repository();
+    let env = [
+        ("GITHUB_API_URL", github.url()),
+        ("GITHUB_SERVER_URL", "https://github.example"),
+        ("GITHUB_REPOSITORY", repository.as_str()),
+        ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+        ("GITHUB_REF", "refs/pull/7/merge"),
+        ("GITHUB_RUN_ID", "9001"),
+        ("GITHUB_WORKFLOW", "deploy"),
+    ];
+    let args = [
+        "--environment",
+        "staging",
+        "--github-token",
+        TOKEN,
+        "--slack-webhook",
+        slack.as_str(),
+        "--wecom-webhook",
+        wecom.as_str(),
+    ];
+    let run = deploy_with(&emu, "reported", &args, &env, true);
+    assert_eq!(
+        run.code,
+        0,
+        "a failing webhook is a warning, not a failure:\n{}",
+        run.log()
+    );
+    assert!(run.stderr.contains("warning"), "{}", run.stderr);
+    github.assert_no_violations();
+
+    let statuses = github.requests_for("repos/create-deployment-status");
+    let deployment = id_in_path(&statuses[0].path, "/deployments/");
+    assert_eq!(
+        github.deployment_states(deployment),
+        vec!["in_progress", "success"]
+    );
+    let last = statuses.last().unwrap().body.clone().unwrap();
+    assert_eq!(last["environment_url"], emu.service_url(ENV, "reported"));
+    assert_eq!(
+        last["log_url"],
+        "https://github.example/acme/shop/actions/runs/9001"
+    );
+    let created = github.requests_for("repos/create-deployment")[0]
+        .body
+        .clone()
+        .unwrap();
+    assert_eq!(created["environment"], "staging");
+    assert_eq!(created["payload"]["image"], HEALTHY);
+
+    let update = github.requests_for("checks/update");
+    let check = github
+        .check_run(id_in_path(&update[0].path, "/check-runs/"))
+        .unwrap();
+    assert_eq!(check["conclusion"], "success");
+    let comments = github.comment_bodies(7);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].contains("Deployed") && comments[0].contains("`reported`"),
+        "{}",
+        comments[0]
+    );
+
+    let deliveries = sink.deliveries();
+    for chat in ["/slack", "/wecom"] {
+        assert!(
+            deliveries
+                .iter()
+                .any(|d| d.path_and_query.starts_with(chat)),
+            "{chat} was not told"
+        );
+    }
+
+    // A failed deploy marks the Deployment and the check run failed, and updates the comment.
+    let failed = deploy_with(
+        &emu,
+        "reported",
+        &[&args[..4], &["--image", "registry.local/synthetic:crash"]].concat(),
+        &env,
+        true,
+    );
+    assert_eq!(failed.code, 1, "{}", failed.log());
+    github.assert_no_violations();
+    let statuses = github.requests_for("repos/create-deployment-status");
+    let second = id_in_path(&statuses.last().unwrap().path, "/deployments/");
+    assert_eq!(
+        github.deployment_states(second),
+        vec!["in_progress", "failure"]
+    );
+    let comments = github.comment_bodies(7);
+    assert_eq!(comments.len(), 1, "the sticky comment is updated in place");
+    assert!(comments[0].contains("Deploy failed"), "{}", comments[0]);
+    for request in github.requests() {
+        let text = format!("{:?} {:?}", request.body, request.query);
+        assert!(!text.contains(SECRET_KEY), "the cloud key reached GitHub");
+    }
+}
+
+#[test]
+fn demo_runs_offline_and_writes_outputs_and_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, summary) = (dir.path().join("output"), dir.path().join("summary"));
+    let run = Command::new(support::binary())
+        .args(["demo", "--speed", "60"])
+        .env_clear()
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for stage in ["1. Create the service", "2. Update it", "3. Gray release"] {
+        assert!(stdout.contains(stage), "{stage} missing from:\n{stdout}");
+    }
+    let outputs = parse_outputs(&std::fs::read_to_string(&output).unwrap());
+    assert_eq!(outputs["result"], "gray");
+    assert_eq!(outputs["version_name"], "hello-003");
+    assert_eq!(outputs["previous_version"], "hello-002");
+    let markdown = std::fs::read_to_string(&summary).unwrap();
+    assert!(markdown.starts_with("# deploy-tcb demo"), "{markdown}");
+    assert!(markdown.contains("Gray release deployed"), "{markdown}");
+    assert!(markdown.contains("+ env.API_TOKEN: ***"), "{markdown}");
+}
+
+#[test]
+fn inputs_come_from_input_variables_like_a_docker_action() {
+    let emu = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output");
+    let endpoint = emu.base_url();
+    let run = Command::new(support::binary())
+        .arg("deploy")
+        .env_clear()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .env("INPUT_ENV_ID", ENV)
+        .env("INPUT_SERVICE", "from-inputs")
+        .env("INPUT_IMAGE", HEALTHY)
+        .env("INPUT_SECRET_ID", SECRET_ID)
+        .env("INPUT_SECRET_KEY", SECRET_KEY)
+        .env("INPUT_TCB_ENDPOINT", &endpoint)
+        .env("INPUT_RELEASE_TYPE", "full")
+        .env("INPUT_DRY_RUN", "false")
+        .env("INPUT_ROLE_ARN", "")
+        .env(
+            "INPUT_SECRET_ENV_VARS",
+            "DB_PASSWORD=pw-value-that-must-not-leak",
+        )
+        .env("RUNNER_DEBUG", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains(&format!("::add-mask::{SECRET_KEY}")));
+    assert!(stdout.contains("::group::Deploy"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let without_mask: String = stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .chain(stderr.lines())
+        .collect();
+    assert!(stdout.contains("::debug::"), "step debug is on: {stdout}");
+    for secret in [SECRET_KEY, "pw-value-that-must-not-leak"] {
+        assert!(
+            !without_mask.contains(secret),
+            "{secret} leaked: {without_mask}"
+        );
+    }
+    let outputs = parse_outputs(&std::fs::read_to_string(&output).unwrap());
+    assert_eq!(outputs["result"], "deployed");
 }

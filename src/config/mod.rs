@@ -64,7 +64,11 @@ pub struct Settings {
     pub release_type: Option<ReleaseKind>,
     /// Initial traffic share of a gray release, in percent.
     #[schemars(range(max = 99))]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        deserialize_with = "checked_traffic"
+    )]
     pub traffic: Option<u8>,
     /// CPU cores per instance.
     #[serde(
@@ -114,6 +118,7 @@ pub struct Settings {
         default,
         deserialize_with = "checked_env_vars"
     )]
+    #[schemars(with = "Option<BTreeMap<String, EnvValue>>")]
     pub env_vars: Option<BTreeMap<String, String>>,
     /// Path the health check requests on the service URL.
     #[serde(
@@ -141,6 +146,16 @@ pub struct Settings {
     /// What to do when another release is running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_conflict: Option<ConflictPolicy>,
+}
+
+/// An env var value as the config file may write it (the parser turns it into text).
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum EnvValue {
+    Text(String),
+    Number(f64),
+    Flag(bool),
 }
 
 /// `release_type` in a config file.
@@ -373,6 +388,15 @@ fn checked_image<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<
     checked(d, "image", |v: String| limits::image(&v).map(|()| Some(v)))
 }
 
+fn checked_traffic<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u8>, D::Error> {
+    checked(d, "traffic", |v: u64| match u8::try_from(v) {
+        Ok(percent) => limits::gray_traffic(percent).map(|()| Some(percent)),
+        Err(_) => Err(format!(
+            "{v} is not a percentage; use a whole number from 0 to 99"
+        )),
+    })
+}
+
 fn checked_cpu<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<f64>, D::Error> {
     checked(d, "cpu", |v: f64| limits::cpu(v).map(|()| Some(v)))
 }
@@ -532,6 +556,18 @@ environments:
         };
         assert_eq!(location.map(|(_, line, _)| line), Some(3), "{problem}");
         assert!(problem.contains("0.25 to 16"), "{problem}");
+    }
+
+    #[test]
+    fn a_gray_share_of_100_is_refused_where_it_is_written() {
+        let text = "defaults:\n  release_type: gray\n  traffic: 100\n";
+        let Error::Config {
+            location, problem, ..
+        } = ConfigFile::parse(text, "c.yml").unwrap_err()
+        else {
+            panic!("expected a config error")
+        };
+        assert_eq!(location.map(|(_, line, _)| line), Some(3), "{problem}");
     }
 
     #[test]

@@ -167,7 +167,7 @@ impl CloudRunApi for CloudRun {
         }
     }
 
-    async fn newest_record(&self, env_id: &str, service: &str) -> Result<Option<RecordView>> {
+    async fn records(&self, env_id: &str, service: &str) -> Result<Vec<RecordView>> {
         let request = tcbr::DescribeCloudRunDeployRecordRequest {
             env_id: env_id.into(),
             server_name: service.into(),
@@ -176,7 +176,7 @@ impl CloudRunApi for CloudRun {
             .client
             .describe_cloud_run_deploy_record(&request)
             .await?;
-        Ok(convert::newest_record(&response.deploy_records))
+        Ok(convert::records(&response.deploy_records))
     }
 
     async fn process_log(&self, env_id: &str, run_id: &str) -> Result<Vec<String>> {

@@ -113,15 +113,19 @@ pub fn task_view(task: &ServerManageTaskInfo) -> TaskView {
     }
 }
 
-/// The newest record by `DeployTime` (the API does not promise an order).
-pub fn newest_record(records: &[DeployRecord]) -> Option<RecordView> {
-    records
-        .iter()
-        .max_by(|a, b| a.deploy_time.cmp(&b.deploy_time))
+/// The records newest first by `DeployTime` (the API does not promise an order); records
+/// with the same time keep the API's order reversed, since it lists in creation order.
+pub fn records(records: &[DeployRecord]) -> Vec<RecordView> {
+    let mut sorted: Vec<&DeployRecord> = records.iter().rev().collect();
+    sorted.sort_by(|a, b| b.deploy_time.cmp(&a.deploy_time));
+    sorted
+        .into_iter()
         .map(|r| RecordView {
+            deploy_id: r.deploy_id.clone(),
             status: r.status.clone(),
             run_id: r.run_id.clone(),
         })
+        .collect()
 }
 
 /// A config item as the API's `DiffConfigItem`, with exactly one value field set.
@@ -241,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn newest_record_is_by_time() {
+    fn records_are_newest_first() {
         let records = vec![
             DeployRecord {
                 deploy_time: "2026-01-01 10:00:00".into(),
@@ -255,7 +259,7 @@ mod tests {
                 ..DeployRecord::default()
             },
         ];
-        assert_eq!(newest_record(&records).unwrap().run_id, "run-2");
+        assert_eq!(super::records(&records)[0].run_id, "run-2");
         assert_eq!(
             service_url("http://127.0.0.1:9/s/api").as_deref(),
             Some("http://127.0.0.1:9/s/api")

@@ -1,6 +1,7 @@
 //! The deploy itself: preflight, plan, apply, wait, verify. The cloud is reached through
 //! [`CloudRunApi`], so this file holds the decisions and the order of calls, not the wire.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use super::plan::{self, Action, ConfigItem, CurrentService, Plan};
@@ -18,9 +19,10 @@ pub struct EnvState {
     pub status: String,
 }
 
-/// The newest deploy record.
+/// A deploy record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordView {
+    pub deploy_id: String,
     pub status: String,
     pub run_id: String,
 }
@@ -55,7 +57,8 @@ pub trait CloudRunApi {
     async fn service(&self, env_id: &str, service: &str) -> Result<Option<CurrentService>>;
     /// The task with this id, or the latest one for id 0; `None` when there is none.
     async fn task(&self, env_id: &str, service: &str, task_id: i64) -> Result<Option<TaskView>>;
-    async fn newest_record(&self, env_id: &str, service: &str) -> Result<Option<RecordView>>;
+    /// The deploy records, newest first.
+    async fn records(&self, env_id: &str, service: &str) -> Result<Vec<RecordView>>;
     async fn process_log(&self, env_id: &str, run_id: &str) -> Result<Vec<String>>;
     /// Returns the task id the cloud gave (often 0).
     async fn submit(&self, submission: &Submission) -> std::result::Result<i64, SubmitError>;
@@ -101,6 +104,10 @@ pub async fn deploy(
         .task(&request.env_id, &request.service, 0)
         .await?
         .map(|t| t.id);
+    let before_records = match current {
+        Some(_) => record_ids(api, request).await?,
+        None => HashSet::new(),
+    };
     timings.record("preflight", started);
 
     let plan = plan::plan(request, current.as_ref());
@@ -120,12 +127,17 @@ pub async fn deploy(
 
     let deadline = Instant::now() + request.wait_timeout;
     let applied = Instant::now();
-    let submission = submission(request, &plan, before_task);
-    let returned = submit_resolving_conflicts(api, request, &submission, deadline).await?;
+    let mut before = Before {
+        task: before_task,
+        records: before_records,
+    };
+    let mut submission = submission(request, &plan, before_task);
+    let returned =
+        submit_resolving_conflicts(api, request, &mut submission, &mut before, deadline).await?;
     timings.record("apply", applied);
 
     let waited = Instant::now();
-    let finish = wait_for_release(api, request, returned, before_task, deadline).await?;
+    let finish = wait_for_release(api, request, returned, &before, deadline).await?;
     timings.record("wait for release", waited);
     report.task_id = Some(finish.task.id);
     if !finish.task.version_name.is_empty() {
@@ -244,7 +256,8 @@ fn submission(request: &DeployRequest, plan: &Plan, before_task: Option<i64>) ->
 async fn submit_resolving_conflicts(
     api: &impl CloudRunApi,
     request: &DeployRequest,
-    submission: &Submission,
+    submission: &mut Submission,
+    before: &mut Before,
     deadline: Instant,
 ) -> Result<i64> {
     loop {
@@ -283,6 +296,13 @@ async fn submit_resolving_conflicts(
             }
         }
         wait_until_idle(api, request, deadline).await?;
+        // The release that was in the way left its own task and records: they are not ours.
+        before.task = api
+            .task(&request.env_id, &request.service, 0)
+            .await?
+            .map(|t| t.id);
+        before.records = record_ids(api, request).await?;
+        submission.before_task = before.task;
     }
 }
 
@@ -321,6 +341,19 @@ async fn wait_until_idle(
     }
 }
 
+/// What existed before the submission: the latest task and the deploy records, so that the
+/// wait only reads what the submission made (timestamps have one-second resolution, so a
+/// record from a failed deploy a moment earlier can look as new as ours).
+struct Before {
+    task: Option<i64>,
+    records: HashSet<String>,
+}
+
+async fn record_ids(api: &impl CloudRunApi, request: &DeployRequest) -> Result<HashSet<String>> {
+    let records = api.records(&request.env_id, &request.service).await?;
+    Ok(records.into_iter().map(|r| r.deploy_id).collect())
+}
+
 /// How the wait ended: the task as last seen, and the failure if it failed.
 struct Finish {
     task: TaskView,
@@ -334,7 +367,7 @@ async fn wait_for_release(
     api: &impl CloudRunApi,
     request: &DeployRequest,
     returned: i64,
-    before: Option<i64>,
+    before: &Before,
     deadline: Instant,
 ) -> Result<Finish> {
     let schedule = PollSchedule::default();
@@ -346,8 +379,12 @@ async fn wait_for_release(
         let (env, service) = (&request.env_id, &request.service);
         let fetched = api.task(env, service, returned).await?;
         // With TaskId 0 the latest task may still be the one before ours for a moment.
-        let ours = fetched.filter(|t| returned > 0 || Some(t.id) != before);
-        let record = api.newest_record(env, service).await?;
+        let ours = fetched.filter(|t| returned > 0 || Some(t.id) != before.task);
+        let record = api
+            .records(env, service)
+            .await?
+            .into_iter()
+            .find(|r| !before.records.contains(&r.deploy_id));
         let mut moved = false;
         if let Some(current) = ours {
             let fingerprint = (
@@ -514,5 +551,169 @@ async fn verify_health(request: &DeployRequest, http: &reqwest::Client, report: 
                 log_tail: Vec::new(),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::deploy::plan::CurrentService;
+    use crate::deploy::progress::StepView;
+    use crate::deploy::request::DesiredConfig;
+
+    /// A scripted cloud: `tasks` answers successive DescribeServerManageTask calls (the last
+    /// answer repeats), `submits` successive submissions.
+    #[derive(Default)]
+    struct Scripted {
+        tasks: RefCell<VecDeque<Option<TaskView>>>,
+        submits: RefCell<VecDeque<std::result::Result<i64, String>>>,
+        cancelled: RefCell<Vec<i64>>,
+    }
+
+    fn task(id: i64, status: &str, version: &str) -> Option<TaskView> {
+        Some(TaskView {
+            id,
+            status: status.into(),
+            release_type: "FULL".into(),
+            version_name: version.into(),
+            pre_version_name: "svc-001".into(),
+            steps: vec![StepView {
+                name: "deploy_instance".into(),
+                status: if status == "finished" {
+                    "finished"
+                } else {
+                    "running"
+                }
+                .into(),
+                ..StepView::default()
+            }],
+            ..TaskView::default()
+        })
+    }
+
+    impl CloudRunApi for Scripted {
+        async fn environment(&self, _: &str) -> Result<EnvState> {
+            Ok(EnvState {
+                exists: true,
+                status: "NORMAL".into(),
+            })
+        }
+        async fn service(&self, _: &str, _: &str) -> Result<Option<CurrentService>> {
+            Ok(Some(CurrentService {
+                version_name: Some("svc-001".into()),
+                image: Some("reg.io/a/svc:1".into()),
+                ..CurrentService::default()
+            }))
+        }
+        async fn task(&self, _: &str, _: &str, _: i64) -> Result<Option<TaskView>> {
+            let mut tasks = self.tasks.borrow_mut();
+            Ok(if tasks.len() > 1 {
+                tasks.pop_front().flatten()
+            } else {
+                tasks.front().cloned().flatten()
+            })
+        }
+        async fn records(&self, _: &str, _: &str) -> Result<Vec<RecordView>> {
+            Ok(Vec::new())
+        }
+        async fn process_log(&self, _: &str, _: &str) -> Result<Vec<String>> {
+            Ok(Vec::new())
+        }
+        async fn submit(&self, _: &Submission) -> std::result::Result<i64, SubmitError> {
+            match self.submits.borrow_mut().pop_front().unwrap_or(Ok(0)) {
+                Ok(id) => Ok(id),
+                Err(message) => Err(SubmitError::InUse(message)),
+            }
+        }
+        async fn cancel(&self, _: &str, _: &str, task_id: i64) -> Result<()> {
+            self.cancelled.borrow_mut().push(task_id);
+            Ok(())
+        }
+        async fn gray_split(&self, _: &GraySplit) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn request(wait: Duration) -> DeployRequest {
+        DeployRequest {
+            env_id: "env".into(),
+            service: "svc".into(),
+            image: "reg.io/a/svc:2".into(),
+            region: "ap-shanghai".into(),
+            release: Release::Full,
+            config: DesiredConfig::default(),
+            health_path: "/".into(),
+            health_timeout: Duration::from_secs(1),
+            wait_timeout: wait,
+            on_conflict: OnConflict::Wait,
+            dry_run: false,
+            environment: None,
+        }
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn with_task_id_0_the_task_from_before_is_not_taken_for_ours() {
+        let api = Scripted::default();
+        api.tasks.borrow_mut().extend([
+            task(5, "finished", "svc-001"), // preflight: the latest task before submitting
+            task(5, "finished", "svc-001"), // first poll: ours is not visible yet
+            task(6, "running", "svc-002"),
+            task(6, "finished", "svc-002"),
+        ]);
+        let http = reqwest::Client::new();
+        let report = block_on(deploy(&api, &request(Duration::from_secs(10)), &http)).unwrap();
+        assert_eq!(report.task_id, Some(6));
+        assert_eq!(report.version_name.as_deref(), Some("svc-002"));
+        assert_eq!(report.previous_version.as_deref(), Some("svc-001"));
+    }
+
+    #[test]
+    fn a_conflict_that_outlasts_the_wait_timeout_deploys_nothing() {
+        let api = Scripted::default();
+        api.tasks
+            .borrow_mut()
+            .push_back(task(9, "running", "svc-009"));
+        api.submits.borrow_mut().push_back(Err("busy".into()));
+        let http = reqwest::Client::new();
+        let error =
+            block_on(deploy(&api, &request(Duration::from_millis(400)), &http)).unwrap_err();
+        assert_eq!(error.exit_code(), 1);
+        assert!(
+            error
+                .to_string()
+                .contains("still running after wait_timeout"),
+            "{error}"
+        );
+        assert!(api.cancelled.borrow().is_empty(), "wait never cancels");
+    }
+
+    #[test]
+    fn a_timeout_cancels_the_task_it_waited_for() {
+        let api = Scripted::default();
+        api.tasks
+            .borrow_mut()
+            .extend([None, task(7, "running", "svc-002")]);
+        let http = reqwest::Client::new();
+        let report = block_on(deploy(&api, &request(Duration::from_millis(400)), &http)).unwrap();
+        assert_eq!(report.outcome, Outcome::Failed);
+        assert_eq!(*api.cancelled.borrow(), vec![7]);
+        let failure = report.failure.unwrap();
+        assert_eq!(failure.step.as_deref(), Some("deploy_instance"));
+        assert!(
+            failure.reason.contains("it was cancelled"),
+            "{}",
+            failure.reason
+        );
     }
 }

@@ -255,7 +255,9 @@ impl Plan {
             let _ = writeln!(text, "  release: {release}");
         }
         for change in &self.changes {
-            let line = match (&change.before, &change.after) {
+            let before = change.before.as_deref().map(one_line);
+            let after = change.after.as_deref().map(one_line);
+            let line = match (&before, &after) {
                 (None, Some(after)) => format!("+ {}: {after}", change.field),
                 (Some(before), None) => format!("- {}: {before}", change.field),
                 (Some(before), Some(after)) => format!("~ {}: {before} -> {after}", change.field),
@@ -277,6 +279,12 @@ impl Plan {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a plan serialises")
     }
+}
+
+/// A value on one line: a newline inside a value could otherwise start a line that the runner
+/// reads as a workflow command.
+fn one_line(value: &str) -> String {
+    value.replace('\r', "\\r").replace('\n', "\\n")
 }
 
 /// The `Items[]` to send. A new service gets every setting the user gave; an update sends only
@@ -431,6 +439,20 @@ mod tests {
         let items = config_items(&req, &plan);
         assert_eq!(items.len(), 3, "{items:?}");
         assert!(matches!(&items[2], ConfigItem::Text("EnvParam", v) if v.contains("new-secret")));
+    }
+
+    #[test]
+    fn values_stay_on_one_line() {
+        let req = request(DesiredConfig {
+            env_vars: Some(BTreeMap::from([(
+                "X".to_string(),
+                "a\n::warning::x".to_string(),
+            )])),
+            ..DesiredConfig::default()
+        });
+        let diff = plan(&req, None).render_diff();
+        assert!(diff.contains("+ env.X: a\\n::warning::x"), "{diff}");
+        assert!(!diff.lines().any(|l| l.starts_with("::")));
     }
 
     #[test]

@@ -104,8 +104,8 @@ fn first_non_empty(values: &[&String]) -> Option<String> {
 }
 
 /// The adaptive poll schedule: ask again soon after something moved (the next step often
-/// follows quickly), and otherwise wait a tenth of the time waited so far, so the wait past a
-/// task's end stays near 10% of its duration, within `[min, max]` and never past the deadline.
+/// follows quickly), and otherwise wait a twentieth of the time waited so far, so the wait past
+/// a task's end stays under 5% of its duration, within `[min, max]` and never past the deadline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PollSchedule {
     pub min: Duration,
@@ -118,7 +118,7 @@ impl Default for PollSchedule {
         PollSchedule {
             min: Duration::from_millis(250),
             max: Duration::from_secs(5),
-            fraction: 0.1,
+            fraction: 0.05,
         }
     }
 }
@@ -241,7 +241,7 @@ mod tests {
         );
         assert_eq!(
             s.next(Duration::from_secs(20), false, long),
-            Duration::from_secs(2)
+            Duration::from_secs(1)
         );
         assert_eq!(
             s.next(Duration::from_secs(600), false, long),
