@@ -79,7 +79,10 @@ async fn connect() -> Result<Engine> {
         .pointer("/Components/0/Name")
         .and_then(Value::as_str)
         .unwrap_or("Docker Engine");
-    let number = version.get("Version").and_then(Value::as_str).unwrap_or("?");
+    let number = version
+        .get("Version")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
     tracing::info!("engine: {name} {number} at {}", engine.endpoint());
     Ok(engine)
 }
@@ -126,7 +129,12 @@ struct BuildLog {
 
 impl BuildLog {
     fn take(&mut self, message: StreamMessage) {
-        if let Some(id) = message.aux.as_ref().and_then(|a| a.get("ID")).and_then(Value::as_str) {
+        if let Some(id) = message
+            .aux
+            .as_ref()
+            .and_then(|a| a.get("ID"))
+            .and_then(Value::as_str)
+        {
             self.image_id = Some(id.to_string());
         }
         if let Some(error) = message.error {
@@ -188,17 +196,24 @@ async fn build(engine: &Engine, plan: &BuildPlan, context: &BuildContext) -> Res
                 Ok(writer.written)
             }
             Err(error) => {
-                let _ = sender.blocking_send(Err(std::io::Error::new(error.kind(), error.to_string())));
+                let _ =
+                    sender.blocking_send(Err(std::io::Error::new(error.kind(), error.to_string())));
                 Err(error)
             }
         }
     });
     let mut log = BuildLog::default();
     let sent = engine
-        .build(&build_query(plan, &context.dockerfile_name), receiver, |m| log.take(m))
+        .build(
+            &build_query(plan, &context.dockerfile_name),
+            receiver,
+            |m| log.take(m),
+        )
         .await;
     log.finish();
-    let uploaded = producer.await.map_err(|e| anyhow!("the context writer stopped: {e}"))?;
+    let uploaded = producer
+        .await
+        .map_err(|e| anyhow!("the context writer stopped: {e}"))?;
     if let Err(error) = sent {
         return Err(match &log.error {
             Some(_) => build_failed(plan, &log),
@@ -219,7 +234,8 @@ async fn build(engine: &Engine, plan: &BuildPlan, context: &BuildContext) -> Res
 /// Points the failure at the Dockerfile line of the step that failed.
 fn build_failed(plan: &BuildPlan, log: &BuildLog) -> Error {
     let error = log.error.clone().unwrap_or_default();
-    let source = std::fs::read_to_string(plan.context_dir.join(&plan.dockerfile)).unwrap_or_default();
+    let source =
+        std::fs::read_to_string(plan.context_dir.join(&plan.dockerfile)).unwrap_or_default();
     let instructions: Vec<Instruction> = dockerfile::parse(&source);
     let located = log
         .step
@@ -230,12 +246,18 @@ fn build_failed(plan: &BuildPlan, log: &BuildLog) -> Error {
     let place = match located {
         Some(instruction) => {
             at.line = Some(instruction.line);
-            format!("{}:{} (`{}`)", plan.dockerfile_display, instruction.line, instruction.text)
+            format!(
+                "{}:{} (`{}`)",
+                plan.dockerfile_display, instruction.line, instruction.text
+            )
         }
         None => plan.dockerfile_display.clone(),
     };
     annotate(Level::Error, &at, error.trim());
-    Error::Verdict(format!("the image build failed at {place}: {}", error.trim()))
+    Error::Verdict(format!(
+        "the image build failed at {place}: {}",
+        error.trim()
+    ))
 }
 
 /// The `X-Registry-Auth` header: base64url of the credentials JSON (`{}` when anonymous).

@@ -20,10 +20,7 @@ pub enum ContextError {
     #[error("the Dockerfile {0} does not exist")]
     NoDockerfile(PathBuf),
     #[error("{path}: {source}")]
-    Ignore {
-        path: PathBuf,
-        source: PatternError,
-    },
+    Ignore { path: PathBuf, source: PatternError },
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -78,15 +75,22 @@ impl BuildContext {
         let (dockerfile_name, external_dockerfile) = match file_abs.strip_prefix(&root_abs) {
             Ok(inside) => (slash_path(inside), None),
             Err(_) => (
-                format!(".dockerfile.{}", &uuid::Uuid::new_v4().simple().to_string()[..20]),
+                format!(
+                    ".dockerfile.{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..20]
+                ),
                 Some(file_abs),
             ),
         };
-        keep_build_files(&mut matcher, &dockerfile_name, external_dockerfile.is_none())
-            .map_err(|source| ContextError::Ignore {
-                path: root.join(".dockerignore"),
-                source,
-            })?;
+        keep_build_files(
+            &mut matcher,
+            &dockerfile_name,
+            external_dockerfile.is_none(),
+        )
+        .map_err(|source| ContextError::Ignore {
+            path: root.join(".dockerignore"),
+            source,
+        })?;
         Ok(BuildContext {
             root: root.to_path_buf(),
             matcher,
@@ -126,9 +130,7 @@ impl BuildContext {
         };
         let mut children: Vec<(String, PathBuf)> = fs::read_dir(dir)
             .map_err(io_error)?
-            .map(|entry| {
-                entry.map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-            })
+            .map(|entry| entry.map(|e| (e.file_name().to_string_lossy().into_owned(), e.path())))
             .collect::<Result<_, _>>()
             .map_err(io_error)?;
         children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -319,7 +321,13 @@ mod tests {
     #[test]
     fn exceptions_reinclude_inside_excluded_directories() {
         let dir = tree(
-            &["Dockerfile", "docs/keep.md", "docs/drop.md", "src/a.rs", "x.log"],
+            &[
+                "Dockerfile",
+                "docs/keep.md",
+                "docs/drop.md",
+                "src/a.rs",
+                "x.log",
+            ],
             Some("docs\n!docs/keep.md\n*.log\nDockerfile\n.dockerignore\n"),
         );
         let context = BuildContext::new(dir.path(), Path::new("Dockerfile")).unwrap();
@@ -332,7 +340,10 @@ mod tests {
     #[test]
     fn wildcard_exceptions_do_not_open_excluded_directories() {
         // Docker only descends when an exception starts with the directory's path.
-        let dir = tree(&["Dockerfile", "docs/a.md", "b.md"], Some("docs\n!**/*.md\n"));
+        let dir = tree(
+            &["Dockerfile", "docs/a.md", "b.md"],
+            Some("docs\n!**/*.md\n"),
+        );
         let context = BuildContext::new(dir.path(), Path::new("Dockerfile")).unwrap();
         assert_eq!(files(&context), vec![".dockerignore", "Dockerfile", "b.md"]);
     }

@@ -81,13 +81,14 @@ fn push_instruction(instructions: &mut Vec<Instruction>, line: usize, text: &str
     if text.is_empty() {
         return;
     }
-    let keyword = text.split(' ').next().unwrap_or_default().to_ascii_uppercase();
+    let keyword = text
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
     let (stage, position) = match instructions.last() {
         _ if keyword == "FROM" => (
-            instructions
-                .iter()
-                .filter(|i| i.keyword == "FROM")
-                .count(),
+            instructions.iter().filter(|i| i.keyword == "FROM").count(),
             0,
         ),
         Some(last) => (last.stage, last.position + 1),

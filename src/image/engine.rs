@@ -116,7 +116,9 @@ impl Engine {
         let connect_error = || format!("cannot reach the container engine at {}", self.endpoint);
         let mut sender = match &self.endpoint {
             Endpoint::Unix(path) => {
-                let stream = UnixStream::connect(path).await.with_context(connect_error)?;
+                let stream = UnixStream::connect(path)
+                    .await
+                    .with_context(connect_error)?;
                 handshake(stream).await?
             }
             Endpoint::Tcp(address) => {
@@ -332,13 +334,19 @@ mod tests {
             Endpoint::parse(Some("tcp://127.0.0.1:2375")),
             Ok(Endpoint::Tcp("127.0.0.1:2375".into()))
         );
-        assert!(Endpoint::parse(Some("ssh://host")).unwrap_err().contains("DOCKER_HOST"));
+        assert!(
+            Endpoint::parse(Some("ssh://host"))
+                .unwrap_err()
+                .contains("DOCKER_HOST")
+        );
     }
 
     #[test]
     fn stream_lines_with_several_objects() {
         let mut seen = Vec::new();
-        dispatch_line(b"{\"stream\":\"a\"}{\"error\":\"b\"}\r\n", &mut |m| seen.push(m));
+        dispatch_line(b"{\"stream\":\"a\"}{\"error\":\"b\"}\r\n", &mut |m| {
+            seen.push(m)
+        });
         assert_eq!(seen[0].stream.as_deref(), Some("a"));
         assert_eq!(seen[1].error.as_deref(), Some("b"));
     }
@@ -346,7 +354,10 @@ mod tests {
     #[test]
     fn encodes_queries() {
         assert_eq!(
-            query(&[("t", "reg:5000/app:1.0".into()), ("q", "{\"A\":\"b c\"}".into())]),
+            query(&[
+                ("t", "reg:5000/app:1.0".into()),
+                ("q", "{\"A\":\"b c\"}".into())
+            ]),
             "t=reg%3A5000%2Fapp%3A1.0&q=%7B%22A%22%3A%22b%20c%22%7D"
         );
     }

@@ -351,16 +351,36 @@ mod tests {
     fn table_of_tags() {
         // (event, ref, version input, expected tags)
         let cases: &[(&str, &str, Option<&str>, &[&str])] = &[
-            ("push", "refs/heads/main", None, &["sha-860c190", "main", "latest"]),
-            ("push", "refs/heads/feature/new-ui", None, &["sha-860c190", "feature-new-ui"]),
-            ("pull_request", "refs/pull/42/merge", None, &["sha-860c190", "pr-42"]),
+            (
+                "push",
+                "refs/heads/main",
+                None,
+                &["sha-860c190", "main", "latest"],
+            ),
+            (
+                "push",
+                "refs/heads/feature/new-ui",
+                None,
+                &["sha-860c190", "feature-new-ui"],
+            ),
+            (
+                "pull_request",
+                "refs/pull/42/merge",
+                None,
+                &["sha-860c190", "pr-42"],
+            ),
             (
                 "push",
                 "refs/tags/v1.2.3",
                 None,
                 &["1.2.3", "1.2", "1", "sha-860c190", "latest"],
             ),
-            ("push", "refs/tags/v2.0.0-rc.1", None, &["2.0.0-rc.1", "sha-860c190"]),
+            (
+                "push",
+                "refs/tags/v2.0.0-rc.1",
+                None,
+                &["2.0.0-rc.1", "sha-860c190"],
+            ),
             (
                 "push",
                 "refs/heads/main",
@@ -374,7 +394,12 @@ mod tests {
                 &["3.1.4-build.7", "3.1", "3", "sha-860c190", "release"],
             ),
             ("push", "refs/tags/not-a-version", None, &["sha-860c190"]),
-            ("workflow_dispatch", "refs/heads/main", None, &["sha-860c190", "main", "latest"]),
+            (
+                "workflow_dispatch",
+                "refs/heads/main",
+                None,
+                &["sha-860c190", "main", "latest"],
+            ),
         ];
         for (event, git_ref, input, expected) in cases {
             let ctx = context(event, git_ref);
@@ -387,7 +412,12 @@ mod tests {
     #[test]
     fn explicit_tags_follow_and_duplicates_go() {
         let ctx = context("push", "refs/heads/main");
-        let tags = compute_tags(&[Sha, Latest], None, &ctx, &["latest".into(), "stable".into()]);
+        let tags = compute_tags(
+            &[Sha, Latest],
+            None,
+            &ctx,
+            &["latest".into(), "stable".into()],
+        );
         assert_eq!(tags, vec!["sha-860c190", "latest", "stable"]);
     }
 
@@ -407,7 +437,8 @@ mod tests {
 
     #[test]
     fn versions_parse_like_semver() {
-        let cases: &[(&str, Option<(u64, u64, u64, &str)>)] = &[
+        type Parsed<'a> = Option<(u64, u64, u64, &'a str)>;
+        let cases: &[(&str, Parsed)] = &[
             ("1.2.3", Some((1, 2, 3, ""))),
             ("v0.10.0-alpha.1", Some((0, 10, 0, "alpha.1"))),
             ("1.2", None),
@@ -446,7 +477,10 @@ mod tests {
             version.as_ref(),
             &ctx,
             "2026-11-26T00:00:00Z",
-            &[("org.opencontainers.image.title".into(), "SuperInsight".into())],
+            &[(
+                "org.opencontainers.image.title".into(),
+                "SuperInsight".into(),
+            )],
         );
         let get = |k: &str| {
             labels

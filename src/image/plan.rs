@@ -10,6 +10,7 @@ use super::metadata::{self, GitContext, TagRule};
 use crate::cli::BuildImageArgs;
 use crate::error::{Error, Result};
 use crate::runner::Secret;
+use crate::runner::inputs::KeyValues;
 
 /// How to log in to the registry for the push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +116,12 @@ fn validate_image(image: Option<&str>) -> Result<String> {
     let Some(image) = image.map(str::trim).filter(|i| !i.is_empty()) else {
         return Err(Error::input("image", "is missing", fix));
     };
-    if image.contains('@') || image.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+    if image.contains('@')
+        || image
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'))
+    {
         return Err(Error::input(
             "image",
             format!("`{image}` carries a tag or digest"),
@@ -194,6 +200,37 @@ fn check_platform(platform: &str) -> Result<()> {
     ))
 }
 
+/// clap parser for the `labels` input: `KEY=VALUE` lines like build args, but keys may hold
+/// the dots and dashes of label names (`org.opencontainers.image.title`, `com.example-team`).
+pub fn parse_labels(value: &str) -> std::result::Result<KeyValues, String> {
+    let mut pairs = Vec::new();
+    for (index, line) in value.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, val)) = line.split_once('=') else {
+            return Err(format!(
+                "line {} (`{line}`) is not KEY=VALUE; write one label per line",
+                index + 1
+            ));
+        };
+        let key = key.trim();
+        let valid = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
+        if !valid {
+            return Err(format!(
+                "line {}: `{key}` is not a label name; use letters, digits, `.`, `-`, `_` and `/`",
+                index + 1
+            ));
+        }
+        pairs.push((key.to_string(), val.trim().to_string()));
+    }
+    Ok(KeyValues(pairs))
+}
+
 /// The registry a repository lives in: its first component when that looks like a host.
 pub fn registry_of(image: &str) -> String {
     match image.split_once('/') {
@@ -211,7 +248,10 @@ fn registry_auth(args: &BuildImageArgs, image: &str) -> Result<RegistryAuth> {
         .unwrap_or_else(|| registry_of(image));
     let username = args.username.clone().filter(|u| !u.trim().is_empty());
     let password = args.password.clone().filter(|p| !p.expose().is_empty());
-    let instance = args.tcr_instance_id.clone().filter(|i| !i.trim().is_empty());
+    let instance = args
+        .tcr_instance_id
+        .clone()
+        .filter(|i| !i.trim().is_empty());
     match (instance, username, password) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(Error::input(
             "tcr_instance_id",
@@ -299,7 +339,10 @@ mod tests {
             (&[], "image"),
             (&["--image", "app:1.0"], "image"),
             (&["--image", "Team/App"], "image"),
-            (&["--image", "app", "--tag-rules", "sha,nightly"], "tag_rules"),
+            (
+                &["--image", "app", "--tag-rules", "sha,nightly"],
+                "tag_rules",
+            ),
             (&["--image", "app", "--version", "one"], "version"),
             (&["--image", "app", "--tags", ".bad"], "tags"),
             (&["--image", "app", "--tag-rules", "pr"], "tags"),
@@ -307,20 +350,50 @@ mod tests {
             (&["--image", "app", "--target", "a b"], "target"),
             (&["--image", "app", "--username", "u"], "password"),
             (
-                &["--image", "app", "--tcr-instance-id", "tcr-1", "--username", "u"],
+                &[
+                    "--image",
+                    "app",
+                    "--tcr-instance-id",
+                    "tcr-1",
+                    "--username",
+                    "u",
+                ],
                 "tcr_instance_id",
             ),
         ];
         for (argv, input) in cases {
-            assert_eq!(input_error(plan(&args(argv), &ctx, "now")), *input, "{argv:?}");
+            assert_eq!(
+                input_error(plan(&args(argv), &ctx, "now")),
+                *input,
+                "{argv:?}"
+            );
         }
     }
 
     #[test]
+    fn labels_take_dotted_names() {
+        let labels =
+            parse_labels("org.opencontainers.image.title=App\n# c\ncom.example-team=a=b").unwrap();
+        assert_eq!(
+            labels.0[0],
+            ("org.opencontainers.image.title".into(), "App".into())
+        );
+        assert_eq!(labels.0[1].1, "a=b");
+        assert!(parse_labels("bad key=1").unwrap_err().contains("line 1"));
+        assert!(parse_labels("novalue").unwrap_err().contains("KEY=VALUE"));
+    }
+
+    #[test]
     fn registry_defaults_to_the_image_host() {
-        assert_eq!(registry_of("ccr.ccs.tencentyun.com/t/app"), "ccr.ccs.tencentyun.com");
+        assert_eq!(
+            registry_of("ccr.ccs.tencentyun.com/t/app"),
+            "ccr.ccs.tencentyun.com"
+        );
         assert_eq!(registry_of("localhost/app"), "localhost");
         assert_eq!(registry_of("library/app"), "docker.io");
-        assert_eq!(display_path(Path::new("./web"), Path::new("docker/Dockerfile")), "web/docker/Dockerfile");
+        assert_eq!(
+            display_path(Path::new("./web"), Path::new("docker/Dockerfile")),
+            "web/docker/Dockerfile"
+        );
     }
 }

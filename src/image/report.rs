@@ -23,7 +23,7 @@ pub fn layers(history: &[HistoryItem]) -> Vec<(u64, String)> {
         .filter(|h| h.size > 0)
         .map(|h| (h.size as u64, instruction(&h.created_by)))
         .collect();
-    layers.sort_by(|a, b| b.0.cmp(&a.0));
+    layers.sort_by_key(|layer| std::cmp::Reverse(layer.0));
     layers
 }
 
@@ -66,18 +66,32 @@ pub fn image_output(plan: &BuildPlan, built: &Built) -> String {
 /// The job summary's markdown.
 pub fn summary(plan: &BuildPlan, built: &Built) -> Summary {
     let mut summary = Summary::new();
-    let verb = if built.digest.is_some() { "Built and pushed" } else { "Built" };
+    let verb = if built.digest.is_some() {
+        "Built and pushed"
+    } else {
+        "Built"
+    };
     summary.heading(3, &format!("{verb} `{}`", plan.image));
     let mut facts = vec![
-        vec!["Image".to_string(), format!("`{}`", image_output(plan, built))],
+        vec![
+            "Image".to_string(),
+            format!("`{}`", image_output(plan, built)),
+        ],
         vec!["Image ID".to_string(), format!("`{}`", built.image_id)],
-        vec!["Size".to_string(), format!("{} ({} bytes)", human_size(built.size), built.size)],
+        vec![
+            "Size".to_string(),
+            format!("{} ({} bytes)", human_size(built.size), built.size),
+        ],
     ];
     if let Some(digest) = &built.digest {
         facts.insert(1, vec!["Digest".to_string(), format!("`{digest}`")]);
     }
     summary.table(&["", ""], &facts);
-    let tags: Vec<Vec<String>> = plan.references().into_iter().map(|r| vec![format!("`{r}`")]).collect();
+    let tags: Vec<Vec<String>> = plan
+        .references()
+        .into_iter()
+        .map(|r| vec![format!("`{r}`")])
+        .collect();
     summary.table(&["Tags"], &tags);
     let layers: Vec<Vec<String>> = built
         .layers
@@ -110,13 +124,25 @@ mod tests {
     #[test]
     fn layers_largest_first_without_empty_ones() {
         let history = vec![
-            HistoryItem { created_by: "/bin/sh -c #(nop)  COPY file:a in / ".into(), size: 10 },
-            HistoryItem { created_by: "/bin/sh -c #(nop)  LABEL a=b".into(), size: 0 },
-            HistoryItem { created_by: "COPY big /big".into(), size: 2048 },
+            HistoryItem {
+                created_by: "/bin/sh -c #(nop)  COPY file:a in / ".into(),
+                size: 10,
+            },
+            HistoryItem {
+                created_by: "/bin/sh -c #(nop)  LABEL a=b".into(),
+                size: 0,
+            },
+            HistoryItem {
+                created_by: "COPY big /big".into(),
+                size: 2048,
+            },
         ];
         assert_eq!(
             layers(&history),
-            vec![(2048, "COPY big /big".to_string()), (10, "COPY file:a in /".to_string())]
+            vec![
+                (2048, "COPY big /big".to_string()),
+                (10, "COPY file:a in /".to_string())
+            ]
         );
     }
 
