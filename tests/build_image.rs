@@ -396,3 +396,321 @@ fn bad_inputs_exit_2_before_any_engine_call() {
         assert!(stdout.contains(expected), "{inputs:?}: {stdout}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The reference app (examples/superinsight): linted and validated, not built (no pulls here).
+
+fn example() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/superinsight")
+}
+
+fn example_workflows() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(example().join("workflows"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_example_context_holds_only_what_the_image_needs() {
+    let context = BuildContext::new(&example(), Path::new("Dockerfile.fullstack")).unwrap();
+    let files: Vec<String> = context
+        .entries()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == Kind::File)
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ".dockerignore",
+            "Dockerfile.fullstack",
+            "app/requirements.txt",
+            "app/superinsight/__init__.py",
+            "app/superinsight/main.py",
+            "scripts/entrypoint.sh",
+            "scripts/graceful-shutdown.sh",
+            "scripts/health-check.sh",
+            "scripts/wait-for-services.sh",
+            "supervisor/supervisord.conf",
+        ]
+    );
+}
+
+#[test]
+fn the_example_dockerfile_has_nothing_above_warning_in_hadolint() {
+    if !crate::support::tool_or_skip("hadolint") {
+        return;
+    }
+    let output = Command::new("hadolint")
+        .args(["--no-fail", "--format", "json"])
+        .arg(example().join("Dockerfile.fullstack"))
+        .output()
+        .expect("hadolint runs");
+    let findings: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "hadolint gave no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let errors: Vec<&Value> = findings.iter().filter(|f| f["level"] == "error").collect();
+    assert!(errors.is_empty(), "hadolint errors: {errors:#?}");
+    // The control: hadolint really checks (a bare apt-get install is flagged).
+    let control = tempfile::tempdir().unwrap();
+    let dockerfile = control.path().join("Dockerfile");
+    std::fs::write(&dockerfile, "FROM debian\nRUN apt-get install curl\n").unwrap();
+    let output = Command::new("hadolint")
+        .args(["--no-fail", "--format", "json"])
+        .arg(&dockerfile)
+        .output()
+        .unwrap();
+    let flagged: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        !flagged.is_empty(),
+        "the control Dockerfile was not flagged"
+    );
+}
+
+#[test]
+fn the_example_dockerfile_runs_as_a_numeric_non_root_user_with_a_health_check() {
+    let source = std::fs::read_to_string(example().join("Dockerfile.fullstack")).unwrap();
+    let instructions = deploy_tcb::image::dockerfile::parse(&source);
+    let stages: Vec<&str> = instructions
+        .iter()
+        .filter(|i| i.keyword == "FROM")
+        .map(|i| i.text.as_str())
+        .collect();
+    assert_eq!(stages.len(), 2, "multi-stage: {stages:?}");
+    assert!(
+        stages
+            .iter()
+            .all(|s| s.contains("python:${PYTHON_VERSION}-slim"))
+    );
+    assert!(source.contains("ARG PYTHON_VERSION=3.11"));
+    let runtime: Vec<_> = instructions.iter().filter(|i| i.stage == 1).collect();
+    let user = runtime
+        .iter()
+        .rev()
+        .find(|i| i.keyword == "USER")
+        .expect("a USER");
+    assert_eq!(user.text, "USER ${APP_UID}:${APP_UID}");
+    assert!(source.contains("ARG APP_UID=10001"));
+    assert!(runtime.iter().any(|i| i.keyword == "HEALTHCHECK"));
+    assert!(
+        runtime
+            .iter()
+            .any(|i| i.text.starts_with("ENTRYPOINT [\"/usr/bin/tini\""))
+    );
+    for script in [
+        "entrypoint",
+        "wait-for-services",
+        "health-check",
+        "graceful-shutdown",
+    ] {
+        let path = example().join(format!("scripts/{script}.sh"));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
+        assert_eq!(
+            mode & 0o111,
+            0o111,
+            "{script}.sh is executable (COPY keeps the mode)"
+        );
+        let status = Command::new("bash").arg("-n").arg(&path).status().unwrap();
+        assert!(status.success(), "{script}.sh parses");
+    }
+}
+
+#[test]
+fn supervisor_starts_in_dependency_order_and_stops_gracefully() {
+    let text = std::fs::read_to_string(example().join("supervisor/supervisord.conf")).unwrap();
+    let mut programs: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line
+            .strip_prefix("[program:")
+            .and_then(|l| l.strip_suffix(']'))
+        {
+            programs.push((name.to_string(), BTreeMap::new()));
+        } else if let (Some((_, keys)), Some((k, v))) = (programs.last_mut(), line.split_once('='))
+        {
+            if !line.starts_with(';') {
+                keys.insert(k.trim().to_string(), v.trim().to_string());
+            }
+        }
+    }
+    programs.sort_by_key(|(_, keys)| keys["priority"].parse::<u32>().unwrap());
+    let order: Vec<&str> = programs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(order, ["postgres", "redis", "label-studio", "api"]);
+    let get = |name: &str, key: &str| {
+        programs
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(get("label-studio", "command").starts_with("wait-for-services.sh postgres --"));
+    assert!(get("api", "command").starts_with("wait-for-services.sh postgres redis --"));
+    assert_eq!(get("postgres", "stopsignal"), "INT");
+    assert!(
+        !text.contains("\nuser="),
+        "supervisor runs everything as the image's user"
+    );
+    let shutdown = std::fs::read_to_string(example().join("scripts/graceful-shutdown.sh")).unwrap();
+    assert!(shutdown.contains("for program in api label-studio redis postgres"));
+}
+
+#[test]
+fn the_alert_rules_are_well_formed() {
+    let text = std::fs::read_to_string(example().join("monitoring/prometheus-alerts.yml")).unwrap();
+    let rules: Value = serde_yaml::from_str(&text).unwrap();
+    let mut alerts = BTreeSet::new();
+    for group in rules["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            assert!(
+                rule["expr"].as_str().is_some_and(|e| !e.trim().is_empty()),
+                "{rule}"
+            );
+            if let Some(alert) = rule["alert"].as_str() {
+                let severity = rule["labels"]["severity"].as_str().unwrap_or_default();
+                assert!(
+                    ["warning", "critical"].contains(&severity),
+                    "{alert}: {severity}"
+                );
+                assert!(rule["for"].as_str().is_some(), "{alert} has `for`");
+                assert!(rule["annotations"]["summary"].as_str().is_some(), "{alert}");
+                assert!(alerts.insert(alert.to_string()), "duplicate {alert}");
+            } else {
+                assert!(
+                    rule["record"].as_str().is_some_and(|r| r.contains(':')),
+                    "{rule}"
+                );
+            }
+        }
+    }
+    for needed in [
+        "SuperInsightApiDown",
+        "PostgresDown",
+        "RedisDown",
+        "LabelStudioDown",
+        "SuperInsightHighErrorRate",
+    ] {
+        assert!(alerts.contains(needed), "missing {needed}");
+    }
+}
+
+#[test]
+fn the_example_workflows_validate_against_the_workflow_schema() {
+    if !crate::support::tool_or_skip("check-jsonschema") {
+        return;
+    }
+    let output = Command::new("check-jsonschema")
+        .args(["--builtin-schema", "vendor.github-workflows"])
+        .args(example_workflows())
+        .output()
+        .expect("check-jsonschema runs");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_example_workflows_have_no_high_zizmor_findings() {
+    if !crate::support::tool_or_skip("zizmor") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("zizmor.yml");
+    // Our own actions by their major tag (as users copy them); everything else by commit hash.
+    std::fs::write(
+        &config,
+        "rules:\n  unpinned-uses:\n    config:\n      policies:\n        \"superinsight/deploy-tcb\": ref-pin\n        \"superinsight/deploy-tcb/*\": ref-pin\n        \"*\": hash-pin\n",
+    )
+    .unwrap();
+    let output = Command::new("zizmor")
+        .args([
+            "--offline",
+            "--persona",
+            "pedantic",
+            "--format",
+            "json",
+            "--config",
+        ])
+        .arg(&config)
+        .args(example_workflows())
+        .output()
+        .expect("zizmor runs");
+    let findings: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "zizmor gave no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let serious: Vec<String> = findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f["determinations"]["severity"].as_str(),
+                Some("High" | "Medium")
+            )
+        })
+        .map(|f| format!("{} {}", f["ident"], f["determinations"]))
+        .collect();
+    assert!(serious.is_empty(), "zizmor: {serious:#?}");
+}
+
+#[test]
+fn the_example_workflows_use_only_declared_inputs_of_our_actions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let inputs_of = |uses: &str| -> Option<BTreeSet<String>> {
+        let rest = uses.strip_prefix("superinsight/deploy-tcb")?;
+        let path = rest.split('@').next().unwrap().trim_start_matches('/');
+        let file = root.join(path).join("action.yml");
+        let action: Value = serde_yaml::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        Some(
+            action["inputs"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect(),
+        )
+    };
+    let mut used = BTreeSet::new();
+    for file in example_workflows() {
+        let workflow: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for (job, body) in workflow["jobs"].as_object().unwrap() {
+            for step in body["steps"].as_array().into_iter().flatten() {
+                let Some(declared) = step["uses"].as_str().and_then(inputs_of) else {
+                    continue;
+                };
+                used.insert(step["uses"].as_str().unwrap().to_string());
+                for key in step["with"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k)
+                {
+                    assert!(
+                        declared.contains(key),
+                        "{}: job {job} passes unknown input `{key}`",
+                        file.display()
+                    );
+                }
+            }
+        }
+    }
+    // The pipeline uses every action of the suite.
+    let actions: BTreeSet<&str> = used.iter().map(|u| u.split('@').next().unwrap()).collect();
+    assert_eq!(actions.len(), 6, "{actions:?}");
+}
