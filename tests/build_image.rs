@@ -535,11 +535,12 @@ fn supervisor_starts_in_dependency_order_and_stops_gracefully() {
             .and_then(|l| l.strip_suffix(']'))
         {
             programs.push((name.to_string(), BTreeMap::new()));
-        } else if let (Some((_, keys)), Some((k, v))) = (programs.last_mut(), line.split_once('='))
-        {
-            if !line.starts_with(';') {
-                keys.insert(k.trim().to_string(), v.trim().to_string());
-            }
+        } else if let (Some((_, keys)), Some((k, v)), false) = (
+            programs.last_mut(),
+            line.split_once('='),
+            line.starts_with(';'),
+        ) {
+            keys.insert(k.trim().to_string(), v.trim().to_string());
         }
     }
     programs.sort_by_key(|(_, keys)| keys["priority"].parse::<u32>().unwrap());
@@ -713,4 +714,129 @@ fn the_example_workflows_use_only_declared_inputs_of_our_actions() {
     // The pipeline uses every action of the suite.
     let actions: BTreeSet<&str> = used.iter().map(|u| u.split('@').next().unwrap()).collect();
     assert_eq!(actions.len(), 6, "{actions:?}");
+}
+
+/// A one-shot stand-in for the tcr endpoint: records each request and answers
+/// CreateInstanceToken with a fixed temporary token.
+fn fake_tcr(token: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let request = read_http_request(&mut stream);
+            let body = serde_json::json!({"Response": {
+                "Username": "100012345678", "Token": token, "ExpTime": 1_900_000_000_000_i64,
+                "TokenId": "tok-1", "RequestId": "req-1"
+            }})
+            .to_string();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+            if sender.send(request).is_err() {
+                return;
+            }
+        }
+    });
+    (format!("http://{address}"), receiver)
+}
+
+fn read_http_request(stream: &mut std::net::TcpStream) -> String {
+    let mut raw = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buffer).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buffer[..n]);
+        let text = String::from_utf8_lossy(&raw);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if raw.len() >= end + 4 + length {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+#[test]
+fn tcr_login_uses_a_temporary_instance_token_and_masks_it() {
+    if !engine_tools_or_skip() {
+        return;
+    }
+    const TOKEN: &str = "tcr-temporary-token-5d41402abc4b2a76";
+    let (endpoint, requests) = fake_tcr(TOKEN);
+    let registry = Registry::start();
+    let podman = Podman::start(&[registry.address()]);
+    let dir = workspace();
+    let runner = tempfile::tempdir().unwrap();
+    let repository = format!("{}/superinsight/tcr", registry.address());
+    let (output, outputs, _) = run_action(
+        dir.path(),
+        runner.path(),
+        &podman.docker_host(),
+        &[
+            ("image", &repository),
+            ("target", "base"),
+            ("tags", "tcr"),
+            ("tag_rules", "sha"),
+            ("push", "true"),
+            ("tcr_instance_id", "tcr-abc123"),
+            ("secret_id", "AKIDtestsecretid0001"),
+            ("secret_key", "test-secret-key-0001"),
+            ("tcb_endpoint", &endpoint),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let request = requests
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    assert!(
+        request.contains("X-TC-Action: CreateInstanceToken")
+            || request
+                .to_ascii_lowercase()
+                .contains("x-tc-action: createinstancetoken"),
+        "{request}"
+    );
+    assert!(
+        request.contains("\"RegistryId\":\"tcr-abc123\""),
+        "{request}"
+    );
+    assert!(
+        request.contains("Credential=AKIDtestsecretid0001/"),
+        "signed with the keys: {request}"
+    );
+    let shown: String = stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    for secret in [TOKEN, "test-secret-key-0001"] {
+        assert!(
+            !shown.contains(secret) && !stderr.contains(secret),
+            "{secret} leaked"
+        );
+    }
+    assert!(
+        stdout.contains(&format!("::add-mask::{TOKEN}")),
+        "the token is masked"
+    );
+    let manifest = registry.manifest("superinsight/tcr", "tcr");
+    assert_eq!(
+        manifest.header("Docker-Content-Digest"),
+        Some(outputs["digest"].as_str())
+    );
 }

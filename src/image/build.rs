@@ -20,13 +20,16 @@ use crate::runner::{Annotation, Level};
 pub async fn execute(plan: BuildPlan) -> Result<()> {
     let context = BuildContext::new(&plan.context_dir, &plan.dockerfile).map_err(context_error)?;
     let engine = connect().await?;
+    let auth_header = match plan.push {
+        true => Some(login(&plan).await?),
+        false => None,
+    };
     let image_id = build(&engine, &plan, &context).await?;
     let inspect = engine.inspect_image(&image_id).await?;
     let history = engine.history(&image_id).await?;
-    let digest = if plan.push {
-        Some(push(&engine, &plan).await?)
-    } else {
-        None
+    let digest = match &auth_header {
+        Some(header) => Some(push(&engine, &plan, header).await?),
+        None => None,
     };
     let built = Built {
         image_id: inspect.id,
@@ -261,33 +264,46 @@ fn build_failed(plan: &BuildPlan, log: &BuildLog) -> Error {
 }
 
 /// The `X-Registry-Auth` header: base64url of the credentials JSON (`{}` when anonymous).
-pub fn registry_auth_header(auth: &RegistryAuth) -> Result<String> {
-    let body = match auth {
-        RegistryAuth::Anonymous { .. } => json!({}),
+pub fn encode_auth(login: Option<(&str, &str)>, server: &str) -> String {
+    let body = match login {
+        None => json!({}),
+        Some((username, password)) => {
+            json!({"username": username, "password": password, "serveraddress": server})
+        }
+    };
+    base64::engine::general_purpose::URL_SAFE.encode(body.to_string())
+}
+
+/// Logs in before the build, so bad credentials fail in seconds rather than after it.
+async fn login(plan: &BuildPlan) -> Result<String> {
+    Ok(match &plan.auth {
+        RegistryAuth::Anonymous { server } => encode_auth(None, server),
         RegistryAuth::Password {
             server,
             username,
             password,
-        } => json!({"username": username, "password": password.expose(), "serveraddress": server}),
-        RegistryAuth::Tcr { .. } => {
-            return Err(Error::NotBuilt {
-                command: "build-image",
-                capability: "Logging in to enterprise TCR with a CreateInstanceToken token",
-                issue: 8,
-            });
+        } => encode_auth(Some((username, password.expose())), server),
+        RegistryAuth::Tcr {
+            server,
+            instance_id,
+        } => {
+            let login = super::tcr::instance_token(&plan.cloud, instance_id).await?;
+            tracing::info!(
+                "TCR: temporary token for instance {instance_id} as {}",
+                login.username
+            );
+            encode_auth(Some((&login.username, login.token.expose())), server)
         }
-    };
-    Ok(base64::engine::general_purpose::URL_SAFE.encode(body.to_string()))
+    })
 }
 
-async fn push(engine: &Engine, plan: &BuildPlan) -> Result<String> {
-    let header = registry_auth_header(&plan.auth)?;
+async fn push(engine: &Engine, plan: &BuildPlan, header: &str) -> Result<String> {
     let mut digest = None;
     for tag in &plan.tags {
         let _group = group(&format!("Push {}:{tag}", plan.image));
         let mut error = None;
         engine
-            .push(&plan.image, tag, &header, |message| {
+            .push(&plan.image, tag, header, |message| {
                 if let Some(found) = push_digest(&message) {
                     digest = Some(found);
                 }

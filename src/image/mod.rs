@@ -12,6 +12,7 @@ pub mod ignore;
 pub mod metadata;
 pub mod plan;
 pub mod report;
+pub mod tcr;
 
 use crate::cli::BuildImageArgs;
 use crate::error::Result;

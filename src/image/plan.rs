@@ -44,6 +44,8 @@ pub struct BuildPlan {
     pub platform: Option<String>,
     pub push: bool,
     pub auth: RegistryAuth,
+    /// Tencent Cloud credentials and endpoint, for the TCR token.
+    pub cloud: crate::cli::CloudArgs,
 }
 
 impl BuildPlan {
@@ -100,6 +102,7 @@ pub fn plan(args: &BuildImageArgs, context: &GitContext, created: &str) -> Resul
         platform: args.platform.clone().filter(|p| !p.is_empty()),
         push: args.push,
         auth,
+        cloud: args.cloud.clone(),
     })
 }
 
