@@ -349,3 +349,103 @@ pub fn push_digest(message: &StreamMessage) -> Option<String> {
         .collect();
     (digest.len() == 71).then_some(digest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::plan::BuildPlan;
+
+    fn plan() -> BuildPlan {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "deploy-tcb",
+            "build-image",
+            "--image",
+            "reg:5000/app",
+            "--tags",
+            "a,b",
+            "--tag-rules",
+            "",
+            "--target",
+            "final",
+            "--build-args",
+            "B=2\nA=1",
+            "--cache-from",
+            "reg:5000/app:cache",
+            "--pull",
+            "--platform",
+            "linux/amd64",
+        ])
+        .unwrap();
+        let crate::cli::Command::BuildImage(args) = cli.command else {
+            unreachable!()
+        };
+        crate::image::plan::plan(&args, &Default::default(), "now").unwrap()
+    }
+
+    #[test]
+    fn build_query_carries_every_input() {
+        let query = build_query(&plan(), "Dockerfile");
+        let decoded: Vec<(String, String)> = query
+            .split('&')
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap();
+                let bytes = v.as_bytes();
+                let mut out = Vec::new();
+                let mut i = 0;
+                while i < bytes.len() {
+                    if bytes[i] == b'%' {
+                        out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                        i += 3;
+                    } else {
+                        out.push(bytes[i]);
+                        i += 1;
+                    }
+                }
+                (k.to_string(), String::from_utf8(out).unwrap())
+            })
+            .collect();
+        let get = |k: &str| -> Vec<&str> {
+            decoded
+                .iter()
+                .filter(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(get("t"), ["reg:5000/app:a", "reg:5000/app:b"]);
+        assert_eq!(get("target"), ["final"]);
+        assert_eq!(get("buildargs"), [r#"{"A":"1","B":"2"}"#]);
+        assert_eq!(get("cachefrom"), [r#"["reg:5000/app:cache"]"#]);
+        assert_eq!(get("pull"), ["1"]);
+        assert_eq!(get("platform"), ["linux/amd64"]);
+        assert_eq!(get("dockerfile"), ["Dockerfile"]);
+    }
+
+    #[test]
+    fn push_digest_from_aux_or_status() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let aux = StreamMessage {
+            aux: Some(json!({"Tag": "1", "Digest": digest})),
+            ..Default::default()
+        };
+        assert_eq!(push_digest(&aux), Some(digest.clone()));
+        let status = StreamMessage {
+            status: Some(format!("1: digest: {digest} size: 527")),
+            ..Default::default()
+        };
+        assert_eq!(push_digest(&status), Some(digest));
+        assert_eq!(push_digest(&StreamMessage::default()), None);
+    }
+
+    #[test]
+    fn auth_header_is_base64url_json() {
+        let header = encode_auth(Some(("bot", "p+/w")), "reg:5000");
+        let json = base64::engine::general_purpose::URL_SAFE
+            .decode(header)
+            .unwrap();
+        let value: Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(value["username"], "bot");
+        assert_eq!(value["serveraddress"], "reg:5000");
+        assert_eq!(encode_auth(None, "x"), "e30=");
+    }
+}

@@ -156,6 +156,25 @@ pub fn locate<'a>(instructions: &'a [Instruction], step: &Step) -> Option<&'a In
         .or_else(|| candidates.iter().find(|i| i.position + 1 == step.number))
         .or_else(|| candidates.first())
         .copied()
+        .or_else(|| same_stage_name(instructions, &step.text))
+}
+
+/// buildah prints a later stage's FROM with the parent stage's image id in place of its
+/// name (`FROM 12f08b… AS final`); the stage name still identifies the line.
+fn same_stage_name<'a>(instructions: &'a [Instruction], text: &str) -> Option<&'a Instruction> {
+    let stage_name = |t: &str| -> Option<String> {
+        let words: Vec<&str> = t.split(' ').collect();
+        match words.as_slice() {
+            ["FROM", .., as_word, name] if as_word.eq_ignore_ascii_case("as") => {
+                Some(name.to_ascii_lowercase())
+            }
+            _ => None,
+        }
+    };
+    let wanted = stage_name(text)?;
+    instructions
+        .iter()
+        .find(|i| i.keyword == "FROM" && stage_name(&i.text).as_deref() == Some(&wanted))
 }
 
 /// Engines print some instructions with build arguments already substituted; compare the
@@ -238,6 +257,8 @@ mod tests {
         assert_eq!(locate(&instructions, &step).map(|i| i.line), Some(10));
         let docker = parse_step("Step 5/6 : COPY b.txt /b.txt").unwrap();
         assert_eq!(locate(&instructions, &docker).map(|i| i.line), Some(9));
+        let from = parse_step("[2/2] STEP 1/3: FROM 12f08bcb33ae AS final").unwrap();
+        assert_eq!(locate(&instructions, &from).map(|i| i.line), Some(8));
         let expanded = parse("FROM scratch\nARG F\nCOPY $F /x\n");
         let step = parse_step("STEP 3/3: COPY real.txt /x").unwrap();
         assert_eq!(locate(&expanded, &step).map(|i| i.line), Some(3));
