@@ -26,12 +26,14 @@ pub enum ContextError {
 }
 
 /// One file, directory or link of the context.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     /// Path inside the tar, `/`-separated, no trailing slash.
     pub name: String,
     pub source: PathBuf,
     pub kind: Kind,
+    /// From the walk, so the tar header needs no second `lstat`.
+    metadata: Option<Metadata>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +114,7 @@ impl BuildContext {
                 name: self.dockerfile_name.clone(),
                 source: path.clone(),
                 kind: Kind::File,
+                metadata: None,
             });
         }
         Ok(entries)
@@ -156,6 +159,7 @@ impl BuildContext {
                 name: name.clone(),
                 source: path.clone(),
                 kind,
+                metadata: Some(meta),
             });
             if kind == Kind::Dir {
                 self.walk(&path, &format!("{name}/"), Some(&state), entries)?;
@@ -223,7 +227,10 @@ fn slash_path(path: &Path) -> String {
 }
 
 fn append<W: Write>(builder: &mut tar::Builder<W>, entry: &Entry) -> io::Result<()> {
-    let meta = fs::symlink_metadata(&entry.source)?;
+    let meta = match &entry.metadata {
+        Some(meta) => meta.clone(),
+        None => fs::symlink_metadata(&entry.source)?,
+    };
     let mut header = tar::Header::new_gnu();
     header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
     // Ownership on the runner means nothing inside the image; Docker resets it on COPY too.
@@ -231,7 +238,8 @@ fn append<W: Write>(builder: &mut tar::Builder<W>, entry: &Entry) -> io::Result<
     header.set_gid(0);
     match entry.kind {
         Kind::File => {
-            let file = File::open(&entry.source)?;
+            // Never more than the header announces, even if the file grows meanwhile.
+            let file = io::Read::take(File::open(&entry.source)?, meta.len());
             builder.append_data(&mut header, &entry.name, file)
         }
         Kind::Dir => builder.append_data(&mut header, format!("{}/", entry.name), io::empty()),
