@@ -217,17 +217,22 @@ async fn build(engine: &Engine, plan: &BuildPlan, context: &BuildContext) -> Res
     let uploaded = producer
         .await
         .map_err(|e| anyhow!("the context writer stopped: {e}"))?;
-    if let Err(error) = sent {
-        return Err(match &log.error {
-            Some(_) => build_failed(plan, &log),
-            None => Error::Failure(error),
-        });
-    }
-    let bytes = uploaded.map_err(|e| anyhow!("cannot package the build context: {e}"))?;
-    tracing::info!("context: {bytes} bytes sent");
+    // The build's own error says most; then a packaging error (unless it is only the engine
+    // hanging up, which the request's error explains); then the request's error.
     if log.error.is_some() {
         return Err(build_failed(plan, &log));
     }
+    let bytes = match uploaded {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(Error::Failure(anyhow!(
+                "cannot package the build context: {e}"
+            )));
+        }
+        Err(_) => 0,
+    };
+    sent?;
+    tracing::info!("context: {bytes} bytes sent");
     match log.image_id.clone() {
         Some(id) => Ok(id),
         None => Ok(plan.references()[0].clone()),
