@@ -337,11 +337,17 @@ fn serve(stream: std::os::unix::net::UnixStream, uploaded: &AtomicU64) {
     use std::io::BufReader;
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::with_capacity(256 * 1024, stream);
-    while let Some((path, chunked, length)) = read_head(&mut reader) {
+    while let Some((method, path, chunked, length)) = read_head(&mut reader) {
         let body = read_body(&mut reader, chunked, length);
         let (status, content) = answer(&path, body, uploaded);
+        // A HEAD answer announces the length but carries no body.
+        let shown = if method == "HEAD" {
+            ""
+        } else {
+            content.as_str()
+        };
         let response = format!(
-            "HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\nOstype: linux\r\nContent-Length: {}\r\n\r\n{content}",
+            "HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\nOstype: linux\r\nContent-Length: {}\r\n\r\n{shown}",
             content.len()
         );
         if writer.write_all(response.as_bytes()).is_err() {
@@ -350,7 +356,7 @@ fn serve(stream: std::os::unix::net::UnixStream, uploaded: &AtomicU64) {
     }
 }
 
-fn read_head(reader: &mut impl std::io::BufRead) -> Option<(String, bool, u64)> {
+fn read_head(reader: &mut impl std::io::BufRead) -> Option<(String, String, bool, u64)> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).ok()? == 0 {
         return None;
@@ -368,8 +374,10 @@ fn read_head(reader: &mut impl std::io::BufRead) -> Option<(String, bool, u64)> 
         }
         chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
     }
-    let path = request_line.split(' ').nth(1).unwrap_or("/").to_string();
-    Some((path, chunked, length))
+    let mut words = request_line.split(' ');
+    let method = words.next().unwrap_or_default().to_string();
+    let path = words.next().unwrap_or("/").to_string();
+    Some((method, path, chunked, length))
 }
 
 fn read_body(reader: &mut impl std::io::BufRead, chunked: bool, length: u64) -> u64 {
