@@ -90,6 +90,11 @@ fn main() {
         "ratio docker / deploy-tcb (median): {:.2}x",
         ratio(&docker, &ours)
     );
+    let _ = Command::new("podman")
+        .args(["rmi", "--force", "--ignore"])
+        .args(["localhost/bench/ours:bench", "localhost/bench/docker:bench"])
+        .stdout(Stdio::null())
+        .status();
 }
 
 fn mib(bytes: u64) -> f64 {

@@ -312,6 +312,7 @@ fn builds_the_target_with_args_and_pushes_every_computed_tag() {
     assert!(!summary.contains(PASSWORD));
     assert!(summary.contains(&format!("`{repository}:latest`")));
     assert!(summary.contains("| Layer size | Created by |"), "{summary}");
+    podman.remove_images(&tags);
 }
 
 #[test]
@@ -839,4 +840,8 @@ fn tcr_login_uses_a_temporary_instance_token_and_masks_it() {
         manifest.header("Docker-Content-Digest"),
         Some(outputs["digest"].as_str())
     );
+    podman.remove_images(&[
+        format!("{repository}:tcr"),
+        format!("{repository}:sha-4f2d0c1"),
+    ]);
 }

@@ -166,6 +166,16 @@ impl Podman {
         }
     }
 
+    /// Removes images a test built, so test runs do not pile up in the machine's storage.
+    pub fn remove_images(&self, references: &[String]) {
+        let _ = Command::new("podman")
+            .args(["rmi", "--force", "--ignore"])
+            .args(references)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
     /// The `DOCKER_HOST` value for this engine.
     pub fn docker_host(&self) -> String {
         format!("unix://{}", self.socket.display())
