@@ -845,3 +845,132 @@ fn tcr_login_uses_a_temporary_instance_token_and_masks_it() {
         format!("{repository}:sha-4f2d0c1"),
     ]);
 }
+
+/// Entry names of a tar (directories end with `/`), in archive order.
+fn tar_names(bytes: &[u8]) -> Vec<String> {
+    let mut archive = tar::Archive::new(bytes);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let entry = e.unwrap();
+            let mut name = entry.path().unwrap().to_string_lossy().into_owned();
+            if entry.header().entry_type().is_dir() && !name.ends_with('/') {
+                name.push('/');
+            }
+            name
+        })
+        .collect()
+}
+
+#[test]
+fn the_context_matches_the_docker_cli_upload_entry_for_entry() {
+    if !crate::support::tool_or_skip("docker") {
+        return;
+    }
+    // A tree and a .dockerignore that exercise the matcher's corners.
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        "Dockerfile",
+        "README.md",
+        "CHANGES.md",
+        "notes.txt",
+        "important-notes.txt",
+        "a/b/c/deep.md",
+        "a/x/b/keep.py",
+        "a/b/skip.py",
+        "docs/guide.md",
+        "docs/api/ref.md",
+        "docs/img/logo.png",
+        "logs/app.log",
+        "logs/keep/important.log",
+        "build/out.o",
+        "build/keep.txt",
+        "src/main.rs",
+        "src/gen/schema.rs",
+        "src/gen/cache.tmp",
+        "temp1",
+        "temp12",
+        "space name.txt",
+        ".env",
+        ".git/HEAD",
+        "node_modules/x/index.js",
+        "vendor/lib/code.c",
+        "vendor/lib/LICENSE",
+    ];
+    for file in files {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, file).unwrap();
+    }
+    std::fs::write(
+        dir.path().join(".dockerignore"),
+        "# corner cases\n*.md\n!README.md\n*.txt\n!important*.txt\n/docs/\n!docs/*.md\n\
+         logs\n!logs/keep\n**/*.tmp\nbuild/*\n!build/keep.txt\na/**/b\ntemp?\n./.env\n.git\n\
+         node_modules/\nvendor\n!vendor/lib/LICENSE\nDockerfile\n",
+    )
+    .unwrap();
+    let engine = crate::support::registry::CaptureEngine::start();
+    let docker = Command::new("docker")
+        .args(["build", "-q", "-t", "capture/docker", "."])
+        .current_dir(dir.path())
+        .env("DOCKER_HOST", engine.docker_host())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("docker runs");
+    assert!(
+        docker.status.success(),
+        "{}",
+        String::from_utf8_lossy(&docker.stderr)
+    );
+    let runner = tempfile::tempdir().unwrap();
+    let (ours, _, _) = run_action(
+        dir.path(),
+        runner.path(),
+        &engine.docker_host(),
+        &[("image", "capture/ours"), ("tags", "t"), ("tag_rules", "")],
+    );
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stdout)
+    );
+    let uploads = engine.uploads();
+    assert_eq!(uploads.len(), 2);
+    let (from_docker, from_us) = (tar_names(&uploads[0]), tar_names(&uploads[1]));
+    assert_eq!(from_us, from_docker, "deploy-tcb vs the docker CLI");
+    // And the expectations in plain words, so a change in both is noticed too.
+    for kept in [
+        "README.md",
+        "important-notes.txt",
+        "docs/guide.md",
+        "logs/keep/important.log",
+        "build/keep.txt",
+        "vendor/lib/LICENSE",
+        "temp12",
+        "Dockerfile",
+        ".dockerignore",
+    ] {
+        assert!(
+            from_us.iter().any(|n| n == kept),
+            "{kept} kept: {from_us:?}"
+        );
+    }
+    for dropped in [
+        "CHANGES.md",
+        "notes.txt",
+        "docs/api/ref.md",
+        "logs/app.log",
+        "build/out.o",
+        "a/b/skip.py",
+        "temp1",
+        ".env",
+        "src/gen/cache.tmp",
+        "a/x/b/keep.py",
+    ] {
+        assert!(
+            !from_us.iter().any(|n| n == dropped),
+            "{dropped} dropped: {from_us:?}"
+        );
+    }
+}

