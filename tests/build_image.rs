@@ -717,8 +717,8 @@ fn the_example_workflows_use_only_declared_inputs_of_our_actions() {
     assert_eq!(actions.len(), 6, "{actions:?}");
 }
 
-/// A one-shot stand-in for the tcr endpoint: records each request and answers
-/// CreateInstanceToken with a fixed temporary token.
+/// A stand-in for the Tencent Cloud endpoint (sts and tcr) and the runner's OIDC token
+/// endpoint: records each request and answers it by its action.
 fn fake_tcr(token: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
@@ -727,10 +727,20 @@ fn fake_tcr(token: &'static str) -> (String, std::sync::mpsc::Receiver<String>) 
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             let request = read_http_request(&mut stream);
-            let body = serde_json::json!({"Response": {
-                "Username": "100012345678", "Token": token, "ExpTime": 1_900_000_000_000_i64,
-                "TokenId": "tok-1", "RequestId": "req-1"
-            }})
+            let lower = request.to_ascii_lowercase();
+            let body = if request.starts_with("GET /oidc") {
+                serde_json::json!({"value": OIDC_TOKEN})
+            } else if lower.contains("x-tc-action: assumerolewithwebidentity") {
+                serde_json::json!({"Response": {
+                    "Credentials": {"Token": STS_TOKEN, "TmpSecretId": "AKIDtemporary0001", "TmpSecretKey": "temporary-secret-key-0001"},
+                    "ExpiredTime": 1_900_000_000_u64, "Expiration": "2030-03-17T17:46:40Z", "RequestId": "req-0"
+                }})
+            } else {
+                serde_json::json!({"Response": {
+                    "Username": "100012345678", "Token": token, "ExpTime": 1_900_000_000_000_i64,
+                    "TokenId": "tok-1", "RequestId": "req-1"
+                }})
+            }
             .to_string();
             let answer = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -744,6 +754,9 @@ fn fake_tcr(token: &'static str) -> (String, std::sync::mpsc::Receiver<String>) 
     });
     (format!("http://{address}"), receiver)
 }
+
+const OIDC_TOKEN: &str = "oidc-jwt-eyJhbGciOiJSUzI1NiJ9-test";
+const STS_TOKEN: &str = "sts-session-token-7f3a9c2e";
 
 fn read_http_request(stream: &mut std::net::TcpStream) -> String {
     let mut raw = Vec::new();
@@ -973,4 +986,98 @@ fn the_context_matches_the_docker_cli_upload_entry_for_entry() {
             "{dropped} dropped: {from_us:?}"
         );
     }
+}
+
+#[test]
+fn keyless_tcr_login_exchanges_the_oidc_token_through_sts() {
+    if !engine_tools_or_skip() {
+        return;
+    }
+    const TOKEN: &str = "tcr-keyless-token-8e2f61a0c9d4";
+    let (endpoint, requests) = fake_tcr(TOKEN);
+    let registry = Registry::start();
+    let podman = Podman::start(&[registry.address()]);
+    let dir = workspace();
+    let runner = tempfile::tempdir().unwrap();
+    let repository = format!("{}/superinsight/keyless", registry.address());
+    let mut command = Command::new(crate::support::binary());
+    command
+        .args(["build-image", "--image", &repository, "--target", "base"])
+        .args(["--tags", "k", "--tag-rules", "", "--push", "true"])
+        .args([
+            "--tcr-instance-id",
+            "tcr-abc123",
+            "--tcb-endpoint",
+            &endpoint,
+        ])
+        .args(["--role-arn", "qcs::cam::uin/100012345678:roleName/deploy"])
+        .args(["--provider-id", "github"])
+        .current_dir(dir.path())
+        .env("DOCKER_HOST", podman.docker_host())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", runner.path().join("output"))
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{endpoint}/oidc?api-version=2.0"),
+        )
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "runner-request-token-31d9",
+        );
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Vec<String> = requests.try_iter().collect();
+    assert_eq!(seen.len(), 3, "oidc, sts, tcr: {seen:#?}");
+    assert!(
+        seen[0].contains("audience=sts.tencentcloudapi.com"),
+        "{}",
+        seen[0]
+    );
+    assert!(
+        seen[0].contains("Bearer runner-request-token-31d9"),
+        "{}",
+        seen[0]
+    );
+    assert!(
+        seen[1].contains(OIDC_TOKEN),
+        "the OIDC token goes to sts: {}",
+        seen[1]
+    );
+    assert!(
+        seen[2].contains("Credential=AKIDtemporary0001/"),
+        "{}",
+        seen[2]
+    );
+    assert!(
+        seen[2]
+            .to_ascii_lowercase()
+            .contains(&format!("x-tc-token: {}", STS_TOKEN.to_ascii_lowercase())),
+        "{}",
+        seen[2]
+    );
+    let shown: String = stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    for secret in [
+        TOKEN,
+        OIDC_TOKEN,
+        STS_TOKEN,
+        "temporary-secret-key-0001",
+        "runner-request-token-31d9",
+    ] {
+        assert!(!shown.contains(secret), "{secret} leaked: {stdout}");
+    }
+    let outputs = parse_outputs(&std::fs::read_to_string(runner.path().join("output")).unwrap());
+    let manifest = registry.manifest("superinsight/keyless", "k");
+    assert_eq!(
+        manifest.header("Docker-Content-Digest"),
+        Some(outputs["digest"].as_str())
+    );
+    podman.remove_images(&[format!("{repository}:k")]);
 }
