@@ -529,6 +529,9 @@ pub struct EmulatorArgs {
     /// Faults to inject from the start (JSON file).
     #[arg(long)]
     pub faults: Option<PathBuf>,
+    /// Synthetic app behaviours beyond the built-in ones (JSON file).
+    #[arg(long)]
+    pub apps: Option<PathBuf>,
     /// Docker-compatible engine for real containers, e.g. unix:///run/podman.sock.
     #[arg(long)]
     pub engine: Option<String>,

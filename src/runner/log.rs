@@ -86,16 +86,28 @@ impl<S: Subscriber> Layer<S> for RunnerLayer {
 
 fn print_info(text: &str) {
     if super::in_actions() {
-        // A data line that starts with `::` would be read as a command; indent it.
-        let safe = if text.trim_start().starts_with("::") {
-            format!(" {text}")
+        if looks_like_command(text) {
+            // The runner trims leading whitespace before it looks for a command (so indenting
+            // is no protection) and reads every line on its own: pause command processing
+            // around the text with a one-time token instead.
+            let token = format!("deploy-tcb-{}", uuid::Uuid::new_v4().simple());
+            println_raw(&format_command("stop-commands", &[], &token));
+            println_raw(text);
+            println_raw(&format!("::{token}::"));
         } else {
-            text.to_string()
-        };
-        println_raw(&safe);
+            println_raw(text);
+        }
     } else {
         eprintln!("{}", redact(text));
     }
+}
+
+/// True when a line of `text` would be taken for a workflow command (`::x::` or legacy `##[x]`).
+fn looks_like_command(text: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        line.starts_with("::") || line.starts_with("##[")
+    })
 }
 
 fn print_debug(text: &str) {

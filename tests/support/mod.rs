@@ -1,8 +1,12 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
+pub mod emulator;
+pub mod runner;
+
 use std::path::PathBuf;
 
+pub mod fake_github;
 pub mod registry;
 
 /// `../shared`, the read-only reference data, when it is present. Tests that need it call

@@ -1,0 +1,6 @@
+# Tools for the emulator tests: the official Tencent Cloud Python SDK drives
+# `deploy-tcb emulator` end to end (tests/python/sdk_e2e.py, run from tests/emulator.rs).
+# Pinned: the version whose wire format the reference (§11) verified.
+if ! python3 -c 'import tencentcloud.tcbr.v20220217.tcbr_client, tencentcloud.common.common_client' 2>/dev/null; then
+    python3 -m pip install --quiet 'tencentcloud-sdk-python==3.1.195'
+fi
