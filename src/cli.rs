@@ -223,7 +223,7 @@ pub struct BuildImageArgs {
     #[arg(long, value_parser = parse_key_values, default_value = "")]
     pub build_args: KeyValues,
     /// Extra image labels, one KEY=VALUE per line (OCI labels are added automatically).
-    #[arg(long, value_parser = parse_key_values, default_value = "")]
+    #[arg(long, value_parser = crate::image::plan::parse_labels, default_value = "")]
     pub labels: KeyValues,
     /// Image name without tag, e.g. ccr.ccs.tencentyun.com/team/app.
     #[arg(long)]

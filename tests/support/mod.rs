@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 pub mod fake_github;
 pub mod prometheus;
+pub mod registry;
 
 /// `../shared`, the read-only reference data, when it is present. Tests that need it call
 /// [`shared_or_skip`] and skip with a message where it is absent (CI always has it).

@@ -1,0 +1,1 @@
+"""SuperInsight API: the FastAPI service in front of Label Studio, PostgreSQL and Redis."""
