@@ -1,5 +1,10 @@
 //! Aggregating scanner reports into one gated verdict.
 
+pub mod detect;
+pub mod model;
+pub mod parse;
+pub mod paths;
+
 use crate::cli::SecurityScanArgs;
 use crate::error::{Error, Result};
 
