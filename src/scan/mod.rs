@@ -1,6 +1,9 @@
 //! Aggregating scanner reports into one gated verdict.
 
+pub mod dedupe;
 pub mod detect;
+pub mod family;
+pub mod fingerprint;
 pub mod model;
 pub mod parse;
 pub mod paths;
