@@ -87,9 +87,15 @@ fn validate(raw: RawEntry) -> Result<Entry, String> {
         Some(serde_yaml::Value::String(s)) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
             .map_err(|_| format!("`expires: {s}` is not a date; write it as YYYY-MM-DD"))?,
         Some(other) => {
-            return Err(format!("`expires: {other:?}` is not a date; write it as YYYY-MM-DD"));
+            return Err(format!(
+                "`expires: {other:?}` is not a date; write it as YYYY-MM-DD"
+            ));
         }
-        None => return Err("has no `expires`; every acceptance needs a review date (YYYY-MM-DD)".into()),
+        None => {
+            return Err(
+                "has no `expires`; every acceptance needs a review date (YYYY-MM-DD)".into(),
+            );
+        }
     };
     Ok(Entry {
         fingerprint,
@@ -108,17 +114,28 @@ impl Entry {
 
     /// Whether the entry names this finding: every selector it has must agree.
     pub fn matches(&self, finding: &Finding) -> bool {
-        let fingerprint = self.fingerprint.as_ref().is_none_or(|f| f.eq_ignore_ascii_case(&finding.fingerprint));
+        let fingerprint = self
+            .fingerprint
+            .as_ref()
+            .is_none_or(|f| f.eq_ignore_ascii_case(&finding.fingerprint));
         let id = self.id.as_ref().is_none_or(|id| {
             finding.rule.as_ref() == id
                 || finding.ids.iter().any(|i| i.as_ref() == id)
-                || finding.also_reported_by.iter().any(|a| a.rsplit(':').next() == Some(id))
+                || finding
+                    .also_reported_by
+                    .iter()
+                    .any(|a| a.rsplit(':').next() == Some(id))
         });
-        let package = self
-            .package
+        let package = self.package.as_ref().is_none_or(|p| {
+            finding
+                .package
+                .as_ref()
+                .is_some_and(|fp| fp.name.eq_ignore_ascii_case(p))
+        });
+        let path = self
+            .path
             .as_ref()
-            .is_none_or(|p| finding.package.as_ref().is_some_and(|fp| fp.name.eq_ignore_ascii_case(p)));
-        let path = self.path.as_ref().is_none_or(|p| finding.path.as_deref() == Some(p.trim_start_matches("./")));
+            .is_none_or(|p| finding.path.as_deref() == Some(p.trim_start_matches("./")));
         fingerprint && id && package && path
     }
 }
@@ -172,8 +189,13 @@ mod tests {
     #[test]
     fn entries_need_a_reason_and_an_expiry() {
         let missing_reason = Baseline::parse("accepted:\n  - id: B602\n    expires: 2030-01-01\n");
-        assert!(missing_reason.unwrap_err().contains("entry 1: has no `reason`"));
-        let bad_date = Baseline::parse("accepted:\n  - id: B602\n    reason: r\n    expires: soon\n");
+        assert!(
+            missing_reason
+                .unwrap_err()
+                .contains("entry 1: has no `reason`")
+        );
+        let bad_date =
+            Baseline::parse("accepted:\n  - id: B602\n    reason: r\n    expires: soon\n");
         assert!(bad_date.unwrap_err().contains("YYYY-MM-DD"));
         assert!(Baseline::parse("accepted:\n  - reason: r\n    expires: 2030-01-01\n").is_err());
     }
@@ -189,6 +211,9 @@ mod tests {
         let applied = apply(&baseline, &mut findings, today);
         assert_eq!(applied.accepted, 1);
         assert_eq!(applied.expired.len(), 1);
-        assert_eq!(findings[0].accepted.as_deref(), Some("fine (until 2030-01-01)"));
+        assert_eq!(
+            findings[0].accepted.as_deref(),
+            Some("fine (until 2030-01-01)")
+        );
     }
 }

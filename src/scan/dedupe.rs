@@ -20,14 +20,19 @@ use std::sync::Arc;
 use super::family::family;
 use super::model::Finding;
 
+/// (tool, rule, path, line): the same rule of one tool on one line.
+type RuleLine = (Arc<str>, Arc<str>, Arc<str>, u32);
+/// (tool, rule, path, detail): an identical report of a finding without a line.
+type Identity = (Arc<str>, Arc<str>, Option<Arc<str>>, Arc<str>);
+
 #[derive(Debug, Default)]
 pub struct Deduper {
     findings: Vec<Finding>,
     tools: Vec<Vec<Arc<str>>>,
     by_dependency: HashMap<(String, String, Arc<str>), usize>,
-    by_rule_line: HashMap<(Arc<str>, Arc<str>, Arc<str>, u32), usize>,
+    by_rule_line: HashMap<RuleLine, usize>,
     by_family_line: HashMap<(Arc<str>, u32, &'static str), Vec<usize>>,
-    by_identity: HashMap<(Arc<str>, Arc<str>, Option<Arc<str>>, Arc<str>), usize>,
+    by_identity: HashMap<Identity, usize>,
     raw: usize,
 }
 
@@ -49,7 +54,9 @@ fn normalise_package(name: &str) -> String {
 }
 
 fn normalise_version(version: Option<&Arc<str>>) -> String {
-    version.map(|v| v.trim().trim_start_matches('v').to_string()).unwrap_or_default()
+    version
+        .map(|v| v.trim().trim_start_matches('v').to_string())
+        .unwrap_or_default()
 }
 
 impl Deduper {
@@ -81,10 +88,16 @@ impl Deduper {
     }
 
     fn dependency_keys(finding: &Finding) -> Vec<(String, String, Arc<str>)> {
-        let Some(package) = &finding.package else { return Vec::new() };
+        let Some(package) = &finding.package else {
+            return Vec::new();
+        };
         let name = normalise_package(&package.name);
         let version = normalise_version(package.version.as_ref());
-        finding.ids.iter().map(|id| (name.clone(), version.clone(), id.clone())).collect()
+        finding
+            .ids
+            .iter()
+            .map(|id| (name.clone(), version.clone(), id.clone()))
+            .collect()
     }
 
     fn dependency_match(&self, finding: &Finding) -> Option<usize> {
@@ -94,7 +107,12 @@ impl Deduper {
     }
 
     fn line_match(&self, finding: &Finding, path: Arc<str>, line: u32) -> Option<usize> {
-        let same_rule = (finding.tool.clone(), finding.rule.clone(), path.clone(), line);
+        let same_rule = (
+            finding.tool.clone(),
+            finding.rule.clone(),
+            path.clone(),
+            line,
+        );
         if let Some(index) = self.by_rule_line.get(&same_rule) {
             return Some(*index);
         }
@@ -106,9 +124,17 @@ impl Deduper {
             .find(|i| !self.tools[*i].contains(&finding.tool))
     }
 
-    fn identity_key(finding: &Finding) -> (Arc<str>, Arc<str>, Option<Arc<str>>, Arc<str>) {
-        let detail = finding.tool_fingerprint.clone().unwrap_or_else(|| finding.message.clone());
-        (finding.tool.clone(), finding.rule.clone(), finding.path.clone(), detail)
+    fn identity_key(finding: &Finding) -> Identity {
+        let detail = finding
+            .tool_fingerprint
+            .clone()
+            .unwrap_or_else(|| finding.message.clone());
+        (
+            finding.tool.clone(),
+            finding.rule.clone(),
+            finding.path.clone(),
+            detail,
+        )
     }
 
     fn identity_match(&self, finding: &Finding) -> Option<usize> {
@@ -120,7 +146,12 @@ impl Deduper {
             self.by_dependency.entry(key).or_insert(index);
         }
         if let (Some(path), Some(line)) = (finding.path.clone(), finding.start_line()) {
-            let key = (finding.tool.clone(), finding.rule.clone(), path.clone(), line);
+            let key = (
+                finding.tool.clone(),
+                finding.rule.clone(),
+                path.clone(),
+                line,
+            );
             self.by_rule_line.entry(key).or_insert(index);
             if let Some(family) = family(finding) {
                 let clusters = self.by_family_line.entry((path, line, family)).or_default();
@@ -129,7 +160,9 @@ impl Deduper {
                 }
             }
         }
-        self.by_identity.entry(Self::identity_key(finding)).or_insert(index);
+        self.by_identity
+            .entry(Self::identity_key(finding))
+            .or_insert(index);
     }
 
     fn insert(&mut self, finding: Finding) {
@@ -197,15 +230,25 @@ mod tests {
     fn dep(tool: &str, ids: &[&str], version: &str) -> Finding {
         let mut f = Finding::new(tool.into(), ids[0].into(), Severity::High, "m".into());
         f.ids = ids.iter().map(|i| Arc::from(*i)).collect();
-        f.package = Some(Package { name: "Django".into(), version: Some(version.into()), fixed: None });
+        f.package = Some(Package {
+            name: "Django".into(),
+            version: Some(version.into()),
+            fixed: None,
+        });
         f
     }
 
     #[test]
     fn same_line_same_family_across_tools_merges() {
-        let d = dedupe([code("bandit", "B602", 16), code("semgrep", "subprocess-shell-true", 16)]);
+        let d = dedupe([
+            code("bandit", "B602", 16),
+            code("semgrep", "subprocess-shell-true", 16),
+        ]);
         assert_eq!(d.findings.len(), 1);
-        assert_eq!(d.findings[0].also_reported_by, vec!["semgrep:subprocess-shell-true"]);
+        assert_eq!(
+            d.findings[0].also_reported_by,
+            vec!["semgrep:subprocess-shell-true"]
+        );
         assert_eq!(d.merged(), 1);
     }
 
@@ -217,9 +260,20 @@ mod tests {
             code("semgrep", "requests-verify-false", 37),
         ]);
         assert_eq!(d.findings.len(), 2);
-        let d = dedupe([code("bandit", "B105", 10), code("bandit", "B106", 10), code("semgrep", "hardcoded-password", 10)]);
-        assert_eq!(d.findings.len(), 2, "one semgrep finding merges into one bandit finding");
-        let d = dedupe([code("bandit", "B602", 16), code("semgrep", "subprocess-shell-true", 17)]);
+        let d = dedupe([
+            code("bandit", "B105", 10),
+            code("bandit", "B106", 10),
+            code("semgrep", "hardcoded-password", 10),
+        ]);
+        assert_eq!(
+            d.findings.len(),
+            2,
+            "one semgrep finding merges into one bandit finding"
+        );
+        let d = dedupe([
+            code("bandit", "B602", 16),
+            code("semgrep", "subprocess-shell-true", 17),
+        ]);
         assert_eq!(d.findings.len(), 2);
     }
 
@@ -232,7 +286,10 @@ mod tests {
         ]);
         assert_eq!(d.findings.len(), 1);
         assert_eq!(d.findings[0].occurrences, 3);
-        let d = dedupe([dep("trivy", &["CVE-2021-1"], "1.2"), dep("grype", &["CVE-2021-1"], "1.3")]);
+        let d = dedupe([
+            dep("trivy", &["CVE-2021-1"], "1.2"),
+            dep("grype", &["CVE-2021-1"], "1.3"),
+        ]);
         assert_eq!(d.findings.len(), 2, "another version is another finding");
     }
 

@@ -119,7 +119,9 @@ pub fn probe(reader: impl Read) -> Shape {
             Ok(buf) => {
                 let skip = buf
                     .iter()
-                    .take_while(|b| b.is_ascii_whitespace() || **b == 0xEF || **b == 0xBB || **b == 0xBF)
+                    .take_while(|b| {
+                        b.is_ascii_whitespace() || **b == 0xEF || **b == 0xBB || **b == 0xBF
+                    })
                     .count();
                 if skip < buf.len() {
                     let byte = buf[skip];
@@ -151,7 +153,9 @@ fn json_shape(reader: impl Read) -> Shape {
         (Top::Object(keys), _) => Shape::Object(keys),
         (Top::Array(n, element), None) => Shape::Array(n, element),
         (Top::Null, None) => Shape::Null,
-        (Top::Scalar, _) | (_, Some(Ok(_))) => Shape::Unknown(String::from("unexpected JSON value")),
+        (Top::Scalar, _) | (_, Some(Ok(_))) => {
+            Shape::Unknown(String::from("unexpected JSON value"))
+        }
     }
 }
 
@@ -377,9 +381,7 @@ fn classify_array(keys: &[String]) -> Result<Format, String> {
 
 fn classify_stream(keys: &[String]) -> Result<Format, String> {
     let k = |name| has(keys, name);
-    if k("SourceMetadata") || k("DetectorName") {
-        Ok(Format::Trufflehog)
-    } else if k("stringsFound") {
+    if k("SourceMetadata") || k("DetectorName") || k("stringsFound") {
         Ok(Format::Trufflehog)
     } else if k("config") || k("osv") || k("finding") || k("progress") || k("SBOM") {
         Ok(Format::Govulncheck)
@@ -416,20 +418,33 @@ mod tests {
 
     #[test]
     fn shapes_pick_the_format() {
-        assert_eq!(format_of(r#"{"version":"2.1.0","runs":[]}"#), Ok(Format::Sarif));
-        assert_eq!(format_of(r#"[["django","<1","0.9","x","1"]]"#), Ok(Format::SafetyLegacy));
+        assert_eq!(
+            format_of(r#"{"version":"2.1.0","runs":[]}"#),
+            Ok(Format::Sarif)
+        );
+        assert_eq!(
+            format_of(r#"[["django","<1","0.9","x","1"]]"#),
+            Ok(Format::SafetyLegacy)
+        );
         assert_eq!(
             format_of("{\"SourceMetadata\":{}}\n{\"SourceMetadata\":{}}\n"),
             Ok(Format::Trufflehog)
         );
-        assert_eq!(format_of("<?xml version=\"1.0\"?><analysis/>"), Ok(Format::DependencyCheck));
+        assert_eq!(
+            format_of("<?xml version=\"1.0\"?><analysis/>"),
+            Ok(Format::DependencyCheck)
+        );
     }
 
     #[test]
     fn anything_else_is_described() {
         assert!(format_of("Run started").unwrap_err().contains("not JSON"));
         assert!(format_of(r#"{"a":1}"#).unwrap_err().contains("keys [a]"));
-        assert!(format_of("<testsuites/>").unwrap_err().contains("testsuites"));
+        assert!(
+            format_of("<testsuites/>")
+                .unwrap_err()
+                .contains("testsuites")
+        );
         assert!(format_of("{\"a\":").unwrap_err().contains("invalid JSON"));
     }
 }

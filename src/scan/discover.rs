@@ -21,14 +21,26 @@ pub fn parse_spec(item: &str) -> Result<Spec, String> {
     if let Some((tool, pattern)) = item.split_once(':') {
         let tool = tool.trim().to_ascii_lowercase();
         if TOOLS.contains(&tool.as_str()) {
-            return Ok(Spec { tool: Some(tool), pattern: pattern.trim().to_string() });
+            return Ok(Spec {
+                tool: Some(tool),
+                pattern: pattern.trim().to_string(),
+            });
         }
-        let looks_like_tool = !tool.is_empty() && tool.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let looks_like_tool = !tool.is_empty()
+            && tool
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if looks_like_tool && !Path::new(item).exists() {
-            return Err(format!("`{tool}` in `{item}` is not a tool we parse; known tools: {}", TOOLS.join(", ")));
+            return Err(format!(
+                "`{tool}` in `{item}` is not a tool we parse; known tools: {}",
+                TOOLS.join(", ")
+            ));
         }
     }
-    Ok(Spec { tool: None, pattern: item.to_string() })
+    Ok(Spec {
+        tool: None,
+        pattern: item.to_string(),
+    })
 }
 
 fn is_glob(pattern: &str) -> bool {
@@ -37,7 +49,10 @@ fn is_glob(pattern: &str) -> bool {
 
 /// The directory to walk for a glob: its longest leading part without glob characters.
 fn walk_root(pattern: &str) -> PathBuf {
-    let literal: Vec<&str> = pattern.split('/').take_while(|part| !is_glob(part)).collect();
+    let literal: Vec<&str> = pattern
+        .split('/')
+        .take_while(|part| !is_glob(part))
+        .collect();
     let root = literal.join("/");
     if root.is_empty() {
         PathBuf::from(if pattern.starts_with('/') { "/" } else { "." })
@@ -47,12 +62,16 @@ fn walk_root(pattern: &str) -> PathBuf {
 }
 
 fn walk(dir: &Path, matcher: &GlobMatcher, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_dir() {
             if entry.file_name() != ".git" {
                 walk(&path, matcher, found);
@@ -91,10 +110,17 @@ mod tests {
     fn tool_prefixes_force_the_format() {
         assert_eq!(
             parse_spec("trivy:out/trivy.json").unwrap(),
-            Spec { tool: Some("trivy".into()), pattern: "out/trivy.json".into() }
+            Spec {
+                tool: Some("trivy".into()),
+                pattern: "out/trivy.json".into()
+            }
         );
         assert_eq!(parse_spec("reports/*.sarif").unwrap().tool, None);
-        assert!(parse_spec("nessus:scan.xml").unwrap_err().contains("known tools"));
+        assert!(
+            parse_spec("nessus:scan.xml")
+                .unwrap_err()
+                .contains("known tools")
+        );
     }
 
     #[test]

@@ -144,5 +144,8 @@ pub fn family(finding: &Finding) -> Option<&'static str> {
 }
 
 fn lookup(table: &[(&str, &'static str)], rule: &str) -> Option<&'static str> {
-    table.iter().find(|(id, _)| *id == rule).map(|(_, family)| *family)
+    table
+        .iter()
+        .find(|(id, _)| *id == rule)
+        .map(|(_, family)| *family)
 }

@@ -34,7 +34,10 @@ pub fn line_hashes(text: &str) -> Vec<String> {
     let units = text.encode_utf16().chain(std::iter::once(65535u16));
     for unit in units {
         let mut current = u64::from(unit);
-        if current == u64::from(b' ') || current == u64::from(b'\t') || (previous_cr && current == u64::from(b'\n')) {
+        if current == u64::from(b' ')
+            || current == u64::from(b'\t')
+            || (previous_cr && current == u64::from(b'\n'))
+        {
             previous_cr = false;
             continue;
         }
@@ -86,7 +89,10 @@ impl Rolling {
     fn output(&mut self) {
         let count = self.counts.entry(self.hash).or_insert(0);
         *count += 1;
-        self.out.push((self.line_numbers[self.index], format!("{:x}:{}", self.hash, count)));
+        self.out.push((
+            self.line_numbers[self.index],
+            format!("{:x}:{}", self.hash, count),
+        ));
         self.line_numbers[self.index] = -1;
     }
 
@@ -144,14 +150,28 @@ fn digest(parts: &[&str]) -> String {
 pub fn identity(finding: &Finding, line_hash: Option<&str>) -> String {
     if let (Some(package), Some(id)) = (&finding.package, finding.ids.first()) {
         let version = package.version.as_deref().unwrap_or("");
-        return digest(&["dependency", &package.name.to_ascii_lowercase(), version.trim_start_matches('v'), id]);
+        return digest(&[
+            "dependency",
+            &package.name.to_ascii_lowercase(),
+            version.trim_start_matches('v'),
+            id,
+        ]);
     }
-    let rule = family(finding).map_or_else(|| format!("{}:{}", finding.tool, finding.rule), str::to_string);
+    let rule = family(finding).map_or_else(
+        || format!("{}:{}", finding.tool, finding.rule),
+        str::to_string,
+    );
     let path = finding.path.as_deref().unwrap_or("");
-    let line = finding.start_line().map(|l| l.to_string()).unwrap_or_default();
+    let line = finding
+        .start_line()
+        .map(|l| l.to_string())
+        .unwrap_or_default();
     let place = line_hash.unwrap_or(&line);
     let detail = if path.is_empty() {
-        finding.tool_fingerprint.as_deref().unwrap_or(&finding.message)
+        finding
+            .tool_fingerprint
+            .as_deref()
+            .unwrap_or(&finding.message)
     } else {
         ""
     };
@@ -163,7 +183,10 @@ pub fn assign(findings: &mut [Finding], sources: &mut SourceHashes) -> Vec<Strin
     findings
         .iter_mut()
         .map(|f| {
-            let line_hash = f.path.as_deref().and_then(|p| sources.line(p, f.start_line().unwrap_or(1)));
+            let line_hash = f
+                .path
+                .as_deref()
+                .and_then(|p| sources.line(p, f.start_line().unwrap_or(1)));
             f.fingerprint = identity(f, line_hash.as_deref());
             line_hash.unwrap_or_else(|| format!("{}:1", &f.fingerprint[..16]))
         })
@@ -179,7 +202,11 @@ mod tests {
         let a = line_hashes("import os\nos.system(x)\n");
         let b = line_hashes("import  os\r\n\tos.system(x)\r\n");
         assert_eq!(a, b);
-        assert_eq!(a.len(), 3, "a trailing newline starts one more (empty) line");
+        assert_eq!(
+            a.len(),
+            3,
+            "a trailing newline starts one more (empty) line"
+        );
         assert!(a[0].ends_with(":1"));
     }
 
@@ -189,7 +216,12 @@ mod tests {
         assert_eq!(line_hashes(""), vec!["c129715d7a2bc9a3:1"]);
         assert_eq!(
             line_hashes(" a\nb\n  \t\tc\n d"),
-            vec!["271789c17abda88f:1", "54703d4cd895b18:1", "180aee12dab6264:1", "a23a3dc5e078b07b:1"]
+            vec![
+                "271789c17abda88f:1",
+                "54703d4cd895b18:1",
+                "180aee12dab6264:1",
+                "a23a3dc5e078b07b:1"
+            ]
         );
         let expected = [
             "e9496ae3ebfced30:1",
@@ -200,8 +232,14 @@ mod tests {
             "c8e28b0b4002a3a0:1",
             "c129715d7a2bc9a3:1",
         ];
-        assert_eq!(line_hashes(" hello; \t\r\nworld!!!\r\n\r\n\r\n  \t\tGreetings\r\n End\r\n"), expected);
-        assert_eq!(line_hashes(" hello; \t\nworld!!!\r\r\r  \t\tGreetings\r End\r"), expected);
+        assert_eq!(
+            line_hashes(" hello; \t\r\nworld!!!\r\n\r\n\r\n  \t\tGreetings\r\n End\r\n"),
+            expected
+        );
+        assert_eq!(
+            line_hashes(" hello; \t\nworld!!!\r\r\r  \t\tGreetings\r End\r"),
+            expected
+        );
         let lorem = line_hashes(&"Lorem ipsum dolor sit amet.\n".repeat(10));
         assert_eq!(lorem[5], "a7f2ff13bc495cf2:6");
         assert_eq!(lorem[6], "a7f2ff1481e87703:1");

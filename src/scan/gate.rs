@@ -48,7 +48,10 @@ pub fn decide(policy: &Policy, findings: &[Finding], issues: &[ScannerIssue]) ->
             .map(|(s, n)| format!("{n} {s}"))
             .collect();
         if !over.is_empty() {
-            failures.push(format!("{} {scope}finding(s) at or above {threshold}", over.join(", ")));
+            failures.push(format!(
+                "{} {scope}finding(s) at or above {threshold}",
+                over.join(", ")
+            ));
         }
     }
     let limits = [
@@ -60,7 +63,9 @@ pub fn decide(policy: &Policy, findings: &[Finding], issues: &[ScannerIssue]) ->
     for (severity, limit) in limits {
         let n = count(&gated, severity);
         if let Some(max) = limit.filter(|max| n > *max as usize) {
-            failures.push(format!("{n} {scope}{severity} finding(s), more than max_{severity} {max}"));
+            failures.push(format!(
+                "{n} {scope}{severity} finding(s), more than max_{severity} {max}"
+            ));
         }
     }
     let incomplete: Vec<&str> = {
@@ -76,15 +81,24 @@ pub fn decide(policy: &Policy, findings: &[Finding], issues: &[ScannerIssue]) ->
         ));
     }
     if failures.is_empty() {
-        let threshold = policy.fail_on.map_or_else(|| "no severity threshold".to_string(), |t| format!("nothing at or above {t}"));
+        let threshold = policy.fail_on.map_or_else(
+            || "no severity threshold".to_string(),
+            |t| format!("nothing at or above {t}"),
+        );
         let warned = if incomplete.is_empty() {
             String::new()
         } else {
-            format!("; scanner errors from {} only warned (scanner_errors: warn)", incomplete.join(", "))
+            format!(
+                "; scanner errors from {} only warned (scanner_errors: warn)",
+                incomplete.join(", ")
+            )
         };
         Verdict {
             passed: true,
-            reason: format!("passed: {} {scope}finding(s), {threshold}{warned}", gated.len()),
+            reason: format!(
+                "passed: {} {scope}finding(s), {threshold}{warned}",
+                gated.len()
+            ),
         }
     } else {
         Verdict {
@@ -104,19 +118,36 @@ mod tests {
 
     #[test]
     fn threshold_counts_and_issues_each_fail() {
-        let policy = Policy { fail_on: Some(Severity::High), ..Policy::default() };
+        let policy = Policy {
+            fail_on: Some(Severity::High),
+            ..Policy::default()
+        };
         let v = decide(&policy, &[f(Severity::Critical), f(Severity::Medium)], &[]);
         assert!(!v.passed);
         assert_eq!(v.reason, "failed: 1 critical finding(s) at or above high");
         assert!(decide(&policy, &[f(Severity::Medium)], &[]).passed);
 
-        let policy = Policy { max_medium: Some(1), ..Policy::default() };
+        let policy = Policy {
+            max_medium: Some(1),
+            ..Policy::default()
+        };
         let v = decide(&policy, &[f(Severity::Medium), f(Severity::Medium)], &[]);
         assert!(v.reason.contains("more than max_medium 1"));
 
-        let issue = ScannerIssue { tool: "pip-audit".into(), file: "a.json".into(), message: "skipped".into() };
-        let strict = Policy { fail_on_scanner_errors: true, ..Policy::default() };
-        assert!(decide(&strict, &[], std::slice::from_ref(&issue)).reason.contains("incomplete scan: pip-audit"));
+        let issue = ScannerIssue {
+            tool: "pip-audit".into(),
+            file: "a.json".into(),
+            message: "skipped".into(),
+        };
+        let strict = Policy {
+            fail_on_scanner_errors: true,
+            ..Policy::default()
+        };
+        assert!(
+            decide(&strict, &[], std::slice::from_ref(&issue))
+                .reason
+                .contains("incomplete scan: pip-audit")
+        );
         let lenient = Policy::default();
         assert!(decide(&lenient, &[], &[issue]).passed);
     }
@@ -125,9 +156,16 @@ mod tests {
     fn new_only_ignores_accepted_findings() {
         let mut accepted = f(Severity::Critical);
         accepted.accepted = Some("ok".into());
-        let policy = Policy { fail_on: Some(Severity::Low), new_only: true, ..Policy::default() };
+        let policy = Policy {
+            fail_on: Some(Severity::Low),
+            new_only: true,
+            ..Policy::default()
+        };
         assert!(decide(&policy, &[accepted.clone()], &[]).passed);
-        let all = Policy { new_only: false, ..policy };
+        let all = Policy {
+            new_only: false,
+            ..policy
+        };
         assert!(!decide(&all, &[accepted], &[]).passed);
     }
 }

@@ -45,10 +45,17 @@ pub fn aggregate(items: &[String], root: &Path, exclude: &[PathBuf]) -> Result<A
     let mut interner = Interner::default();
     let mut deduper = dedupe::Deduper::new();
     let mut aggregate = Aggregate::default();
-    let excluded: Vec<PathBuf> = exclude.iter().filter_map(|p| p.canonicalize().ok()).collect();
+    let excluded: Vec<PathBuf> = exclude
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
     for item in items {
         let spec = discover::parse_spec(item).map_err(|problem| {
-            Error::input("reports", problem, "name a report file or glob, optionally as tool:path")
+            Error::input(
+                "reports",
+                problem,
+                "name a report file or glob, optionally as tool:path",
+            )
         })?;
         let files = discover::expand(&spec.pattern).map_err(|problem| {
             Error::input("reports", problem, "fix the glob (e.g. reports/**/*.json)")
@@ -61,7 +68,10 @@ pub fn aggregate(items: &[String], root: &Path, exclude: &[PathBuf]) -> Result<A
             aggregate.issues.push(ScannerIssue {
                 tool: spec.tool.clone().unwrap_or_else(|| "unknown".into()),
                 file: spec.pattern.clone(),
-                message: format!("`{}` matched no report file: did the scanner run?", spec.pattern),
+                message: format!(
+                    "`{}` matched no report file: did the scanner run?",
+                    spec.pattern
+                ),
             });
         }
         for file in files {
@@ -137,21 +147,40 @@ fn load_baseline(args: &SecurityScanArgs) -> Result<Option<baseline::Baseline>> 
         return Ok(None);
     };
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::input("baseline", format!("cannot read `{}`: {e}", path.display()), "commit the baseline file or fix the path")
+        Error::input(
+            "baseline",
+            format!("cannot read `{}`: {e}", path.display()),
+            "commit the baseline file or fix the path",
+        )
     })?;
     baseline::Baseline::parse(&text)
         .map(Some)
-        .map_err(|problem| Error::input("baseline", format!("`{}`: {problem}", path.display()), "fix the entry as described"))
+        .map_err(|problem| {
+            Error::input(
+                "baseline",
+                format!("`{}`: {problem}", path.display()),
+                "fix the entry as described",
+            )
+        })
 }
 
 fn create(path: &Path, input: &str) -> Result<std::fs::File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| {
-            Error::input(input, format!("cannot create `{}`: {e}", dir.display()), "choose a writable path")
+            Error::input(
+                input,
+                format!("cannot create `{}`: {e}", dir.display()),
+                "choose a writable path",
+            )
         })?;
     }
-    std::fs::File::create(path)
-        .map_err(|e| Error::input(input, format!("cannot write `{}`: {e}", path.display()), "choose a writable path"))
+    std::fs::File::create(path).map_err(|e| {
+        Error::input(
+            input,
+            format!("cannot write `{}`: {e}", path.display()),
+            "choose a writable path",
+        )
+    })
 }
 
 /// Runs `deploy-tcb security-scan`.
@@ -168,7 +197,8 @@ pub fn run(args: SecurityScanArgs) -> Result<()> {
     let mut exclude = vec![args.sarif_output.clone()];
     exclude.extend(args.json_output.clone());
     let mut aggregate = aggregate(args.reports.items(), Path::new(root.root()), &exclude)?;
-    let applied = baseline.map(|b| baseline::apply(&b, &mut aggregate.findings, chrono::Utc::now().date_naive()));
+    let applied = baseline
+        .map(|b| baseline::apply(&b, &mut aggregate.findings, chrono::Utc::now().date_naive()));
     let verdict = gate::decide(&policy(&args), &aggregate.findings, &aggregate.issues);
 
     let sarif_file = create(&args.sarif_output, "sarif_output")?;
@@ -183,25 +213,42 @@ pub fn run(args: SecurityScanArgs) -> Result<()> {
         truncation: Some(&truncation),
     };
     if let Some(path) = &args.json_output {
-        render::write_json(&outcome, create(path, "json_output")?).with_context(|| format!("writing {}", path.display()))?;
+        render::write_json(&outcome, create(path, "json_output")?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     announce(&outcome, &args);
     render::summary(&outcome).write()?;
     set_outputs(&outcome, &args)?;
-    if verdict.passed { Ok(()) } else { Err(Error::Verdict(verdict.reason.clone())) }
+    if verdict.passed {
+        Ok(())
+    } else {
+        Err(Error::Verdict(verdict.reason.clone()))
+    }
 }
 
 /// Annotations: scanner errors as warnings, and the most severe findings on their lines.
 fn announce(outcome: &render::Outcome, args: &SecurityScanArgs) {
     for issue in outcome.issues.iter().take(20) {
         let at = Annotation::titled(format!("{} did not scan completely", issue.tool));
-        annotate(Level::Warning, &at, &format!("{}: {}", issue.file, issue.message));
+        annotate(
+            Level::Warning,
+            &at,
+            &format!("{}: {}", issue.file, issue.message),
+        );
     }
     let threshold = policy(args).fail_on.unwrap_or(Severity::Critical);
-    let mut top: Vec<&Finding> = outcome.findings.iter().filter(|f| f.accepted.is_none()).collect();
-    top.sort_by(|a, b| b.severity.cmp(&a.severity));
+    let mut top: Vec<&Finding> = outcome
+        .findings
+        .iter()
+        .filter(|f| f.accepted.is_none())
+        .collect();
+    top.sort_by_key(|f| std::cmp::Reverse(f.severity));
     for f in top.into_iter().take(50) {
-        let level = if f.severity >= threshold { Level::Error } else { Level::Warning };
+        let level = if f.severity >= threshold {
+            Level::Error
+        } else {
+            Level::Warning
+        };
         let at = Annotation {
             title: Some(format!("{} {} ({})", f.severity, f.rule, f.tool)),
             file: f.path.as_ref().map(|p| p.to_string()),

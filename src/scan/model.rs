@@ -130,8 +130,9 @@ impl Region {
         let start_line = positive(start)?;
         let end_line = positive(end).filter(|e| *e >= start_line);
         let start_column = positive(start_col);
-        let end_column = positive(end_col)
-            .filter(|e| end_line.is_some_and(|l| l > start_line) || start_column.is_none_or(|s| *e > s));
+        let end_column = positive(end_col).filter(|e| {
+            end_line.is_some_and(|l| l > start_line) || start_column.is_none_or(|s| *e > s)
+        });
         Some(Region {
             start_line,
             start_column,

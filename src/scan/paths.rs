@@ -104,7 +104,10 @@ mod tests {
         ] {
             assert_eq!(paths.relative(raw).as_deref(), Some("app/main.py"), "{raw}");
         }
-        assert_eq!(paths.relative("file:///x/my%20file.py").as_deref(), Some("x/my file.py"));
+        assert_eq!(
+            paths.relative("file:///x/my%20file.py").as_deref(),
+            Some("x/my file.py")
+        );
         assert_eq!(paths.relative(" "), None);
     }
 }

@@ -79,7 +79,11 @@ pub fn bandit(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
         let severity = Severity::from_word(&r.issue_severity)
             .filter(|_| !r.issue_severity.eq_ignore_ascii_case("undefined"))
             .unwrap_or(Severity::Info);
-        let message = format!("{} (confidence: {})", r.issue_text.trim(), r.issue_confidence.to_ascii_lowercase());
+        let message = format!(
+            "{} (confidence: {})",
+            r.issue_text.trim(),
+            r.issue_confidence.to_ascii_lowercase()
+        );
         let mut f = ctx.finding("bandit", &r.test_id, severity, &message);
         f.tool_severity = ctx.s(&r.issue_severity);
         f.title = ctx.opt(Some(&r.test_name));
@@ -92,7 +96,12 @@ pub fn bandit(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
             end_line,
             r.end_col_offset.map_or(0, |c| c + 1),
         );
-        f.cwes = r.issue_cwe.map(|c| c.id as u32).filter(|c| *c > 0).into_iter().collect();
+        f.cwes = r
+            .issue_cwe
+            .map(|c| c.id as u32)
+            .filter(|c| *c > 0)
+            .into_iter()
+            .collect();
         ctx.push(f);
     }
     Ok(())
@@ -154,7 +163,10 @@ struct SemgrepMetadata {
     shortlink: String,
     #[serde(deserialize_with = "lenient::text")]
     source: String,
-    #[serde(rename = "sca-vuln-database-identifier", deserialize_with = "lenient::text")]
+    #[serde(
+        rename = "sca-vuln-database-identifier",
+        deserialize_with = "lenient::text"
+    )]
     vuln_id: String,
 }
 
@@ -224,7 +236,11 @@ pub fn semgrep(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
 fn describe_error(error: &SemgrepError) -> String {
     let kind = match &error.kind {
         Value::String(s) => s.clone(),
-        Value::Array(items) => items.first().and_then(Value::as_str).unwrap_or("error").to_string(),
+        Value::Array(items) => items
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or("error")
+            .to_string(),
         _ => String::from("error"),
     };
     let text = [&error.message, &error.long_msg, &error.short_msg]
@@ -232,8 +248,16 @@ fn describe_error(error: &SemgrepError) -> String {
         .find(|t| !t.trim().is_empty())
         .map(|t| t.trim().to_string())
         .unwrap_or_default();
-    let level = if error.level.is_empty() { "error" } else { &error.level };
-    let path = if error.path.is_empty() { String::new() } else { format!(" in {}", error.path) };
+    let level = if error.level.is_empty() {
+        "error"
+    } else {
+        &error.level
+    };
+    let path = if error.path.is_empty() {
+        String::new()
+    } else {
+        format!(" in {}", error.path)
+    };
     format!("{level} {kind}{path}: {text}")
 }
 
@@ -246,15 +270,19 @@ fn semgrep_result(r: SemgrepResult, ctx: &mut Ctx) {
     f.region = Region::span(r.start.line, r.start.col, r.end.line, r.end.col);
     let meta = &r.extra.metadata;
     f.cwes = meta.cwe.iter().flat_map(|c| cwes_in(c)).collect();
-    let help = [&meta.shortlink, &meta.source].into_iter().find(|u| !u.is_empty()).cloned();
+    let help = [&meta.shortlink, &meta.source]
+        .into_iter()
+        .find(|u| !u.is_empty())
+        .cloned();
     f.help_uri = ctx.opt(help.as_deref());
-    let fingerprint = Some(r.extra.fingerprint.as_str()).filter(|f| !f.is_empty() && *f != "requires login");
+    let fingerprint =
+        Some(r.extra.fingerprint.as_str()).filter(|f| !f.is_empty() && *f != "requires login");
     f.tool_fingerprint = ctx.opt(fingerprint);
-    let dependency = r
+    let dependency = r.extra.dependency_matches.first().or(r
         .extra
-        .dependency_matches
-        .first()
-        .or(r.extra.sca_info.as_ref().and_then(|s| s.dependency_match.as_ref()));
+        .sca_info
+        .as_ref()
+        .and_then(|s| s.dependency_match.as_ref()));
     if let Some(dep) = dependency.filter(|d| !d.found_dependency.name.is_empty()) {
         f.package = Some(Package {
             name: ctx.s(&dep.found_dependency.name),

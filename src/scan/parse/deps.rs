@@ -55,9 +55,21 @@ fn push_dep(v: DepVuln, ctx: &mut Ctx) {
         .or_else(|| v.score.filter(|s| *s > 0.0).map(Severity::from_score))
         .or(v.fallback)
         .unwrap_or(Severity::Info);
-    let title = if v.title.trim().is_empty() { first_line(&v.description, 120) } else { first_line(&v.title, 200) };
-    let version = if v.version.is_empty() { String::new() } else { format!(" {}", v.version) };
-    let fixed = if v.fixed.is_empty() { String::new() } else { format!(" (fixed in {})", v.fixed) };
+    let title = if v.title.trim().is_empty() {
+        first_line(&v.description, 120)
+    } else {
+        first_line(&v.title, 200)
+    };
+    let version = if v.version.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", v.version)
+    };
+    let fixed = if v.fixed.is_empty() {
+        String::new()
+    } else {
+        format!(" (fixed in {})", v.fixed)
+    };
     let message = format!("{} in {}{}{}: {}", v.id, v.package, version, fixed, title);
     let mut f = ctx.finding(v.tool, &v.id, severity, &message);
     f.tool_severity = ctx.s(&v.tool_severity);
@@ -65,7 +77,11 @@ fn push_dep(v: DepVuln, ctx: &mut Ctx) {
     f.title = ctx.opt(Some(&title));
     f.description = ctx.opt(Some(&v.description));
     f.help_uri = ctx.opt(Some(&v.url));
-    f.path = if v.path.is_empty() { None } else { ctx.path(&v.path) };
+    f.path = if v.path.is_empty() {
+        None
+    } else {
+        ctx.path(&v.path)
+    };
     f.cwes = v.cwes;
     let mut ids: Vec<Arc<str>> = std::iter::once(&v.id)
         .chain(&v.aliases)
@@ -165,8 +181,12 @@ pub fn safety_check(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
                 version: v.analyzed_version.clone(),
                 fixed: v.fixed_versions.first().cloned().unwrap_or_default(),
                 score: safety_score(&v.severity),
-                tool_severity: safety_score(&v.severity).map_or_else(|| "none".into(), |s| s.to_string()),
-                title: format!("{} {} is vulnerable ({})", v.package_name, v.analyzed_version, v.vulnerable_spec),
+                tool_severity: safety_score(&v.severity)
+                    .map_or_else(|| "none".into(), |s| s.to_string()),
+                title: format!(
+                    "{} {} is vulnerable ({})",
+                    v.package_name, v.analyzed_version, v.vulnerable_spec
+                ),
                 description: v.advisory.clone(),
                 url: v.more_info_url,
                 cwes: cwes_in(&v.advisory),
@@ -187,20 +207,51 @@ pub fn safety_scan(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
         .cloned()
         .unwrap_or_default();
     for file in files {
-        let path = file.pointer("/location").and_then(Value::as_str).unwrap_or("").to_string();
-        let deps = file.pointer("/results/dependencies").and_then(Value::as_array).cloned().unwrap_or_default();
+        let path = file
+            .pointer("/location")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let deps = file
+            .pointer("/results/dependencies")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for dep in deps {
-            let name = dep.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-            for spec in dep.get("specifications").and_then(Value::as_array).into_iter().flatten() {
+            let name = dep
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            for spec in dep
+                .get("specifications")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let raw = spec.get("raw").and_then(Value::as_str).unwrap_or("");
-                let version = raw.rsplit("==").next().filter(|_| raw.contains("==")).unwrap_or("").to_string();
-                let known = spec.pointer("/vulnerabilities/known_vulnerabilities").and_then(Value::as_array);
+                let version = raw
+                    .rsplit("==")
+                    .next()
+                    .filter(|_| raw.contains("=="))
+                    .unwrap_or("")
+                    .to_string();
+                let known = spec
+                    .pointer("/vulnerabilities/known_vulnerabilities")
+                    .and_then(Value::as_array);
                 for vuln in known.into_iter().flatten() {
                     if vuln.get("ignored").is_some_and(|i| !i.is_null()) {
                         continue;
                     }
-                    let id = vuln.get("id").and_then(Value::as_str).unwrap_or("").to_string();
-                    let spec_text = vuln.get("vulnerable_spec").and_then(Value::as_str).unwrap_or("");
+                    let id = vuln
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    let spec_text = vuln
+                        .get("vulnerable_spec")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
                     push_dep(
                         DepVuln {
                             tool: "safety",
@@ -291,10 +342,18 @@ pub fn pip_audit(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     if !skipped.is_empty() {
         let shown: Vec<_> = skipped.iter().take(5).cloned().collect();
         let more = skipped.len().saturating_sub(shown.len());
-        let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
+        let tail = if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        };
         ctx.issue(
             "pip-audit",
-            format!("{} dependencies were not audited: {}{tail}", skipped.len(), shown.join("; ")),
+            format!(
+                "{} dependencies were not audited: {}{tail}",
+                skipped.len(),
+                shown.join("; ")
+            ),
         );
     }
     Ok(())
@@ -372,32 +431,64 @@ fn grype_score(vulns: &[&GrypeVuln]) -> Option<f64> {
         .iter()
         .flat_map(|v| &v.cvss)
         .filter_map(|c| c.metrics.get("baseScore")?.as_f64())
-        .fold(None, |best: Option<f64>, s| Some(best.map_or(s, |b| b.max(s))))
+        .fold(None, |best: Option<f64>, s| {
+            Some(best.map_or(s, |b| b.max(s)))
+        })
 }
 
 pub fn grype(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     let report: GrypeReport = read_json(reader)?;
     for m in report.matches {
-        let all: Vec<&GrypeVuln> = std::iter::once(&m.vulnerability).chain(&m.related_vulnerabilities).collect();
+        let all: Vec<&GrypeVuln> = std::iter::once(&m.vulnerability)
+            .chain(&m.related_vulnerabilities)
+            .collect();
         let score = grype_score(&all);
-        let description = all.iter().map(|v| v.description.as_str()).find(|d| !d.is_empty()).unwrap_or("");
-        let path = m.artifact.locations.first().map(|l| l.path.clone()).unwrap_or_default();
-        let dependency_manifest = !path.starts_with('/') || path.ends_with(".lock") || path.ends_with(".json");
+        let description = all
+            .iter()
+            .map(|v| v.description.as_str())
+            .find(|d| !d.is_empty())
+            .unwrap_or("");
+        let path = m
+            .artifact
+            .locations
+            .first()
+            .map(|l| l.path.clone())
+            .unwrap_or_default();
+        let dependency_manifest =
+            !path.starts_with('/') || path.ends_with(".lock") || path.ends_with(".json");
         push_dep(
             DepVuln {
                 tool: "grype",
                 id: m.vulnerability.id.clone(),
-                aliases: m.related_vulnerabilities.iter().map(|v| v.id.clone()).collect(),
+                aliases: m
+                    .related_vulnerabilities
+                    .iter()
+                    .map(|v| v.id.clone())
+                    .collect(),
                 package: m.artifact.name.clone(),
                 version: m.artifact.version.clone(),
-                fixed: m.vulnerability.fix.as_ref().and_then(|f| f.versions.first().cloned()).unwrap_or_default(),
+                fixed: m
+                    .vulnerability
+                    .fix
+                    .as_ref()
+                    .and_then(|f| f.versions.first().cloned())
+                    .unwrap_or_default(),
                 severity: word(&m.vulnerability.severity),
                 tool_severity: m.vulnerability.severity.clone(),
                 score,
                 description: description.to_string(),
                 url: m.vulnerability.data_source.clone(),
-                path: if dependency_manifest { path } else { String::new() },
-                cwes: m.vulnerability.cwes.iter().flat_map(|c| cwes_in(c)).collect(),
+                path: if dependency_manifest {
+                    path
+                } else {
+                    String::new()
+                },
+                cwes: m
+                    .vulnerability
+                    .cwes
+                    .iter()
+                    .flat_map(|c| cwes_in(c))
+                    .collect(),
                 ..DepVuln::default()
             },
             ctx,
@@ -410,10 +501,28 @@ pub fn grype(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
 
 pub fn osv_scanner(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     let report: Value = read_json(reader)?;
-    for result in report.get("results").and_then(Value::as_array).into_iter().flatten() {
-        let path = result.pointer("/source/path").and_then(Value::as_str).unwrap_or("");
-        for pkg in result.get("packages").and_then(Value::as_array).into_iter().flatten() {
-            for vuln in pkg.get("vulnerabilities").and_then(Value::as_array).into_iter().flatten() {
+    for result in report
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let path = result
+            .pointer("/source/path")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        for pkg in result
+            .get("packages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for vuln in pkg
+                .get("vulnerabilities")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 osv_vuln(pkg, vuln, path, ctx);
             }
         }
@@ -422,16 +531,29 @@ pub fn osv_scanner(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
 }
 
 fn osv_vuln(pkg: &Value, vuln: &Value, path: &str, ctx: &mut Ctx) {
-    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |v: &Value, p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let id = text(vuln, "/id");
     let group_score = pkg
         .get("groups")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .find(|g| g.get("ids").and_then(Value::as_array).is_some_and(|ids| ids.iter().any(|i| i.as_str() == Some(&id))))
+        .find(|g| {
+            g.get("ids")
+                .and_then(Value::as_array)
+                .is_some_and(|ids| ids.iter().any(|i| i.as_str() == Some(&id)))
+        })
         .and_then(|g| g.get("max_severity"))
-        .and_then(|s| s.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| s.as_f64()));
+        .and_then(|s| {
+            s.as_str()
+                .and_then(|s| s.parse::<f64>().ok())
+                .or_else(|| s.as_f64())
+        });
     let severity_word = text(vuln, "/database_specific/severity");
     let cwes = vuln
         .pointer("/database_specific/cwe_ids")
@@ -472,9 +594,19 @@ fn osv_vuln(pkg: &Value, vuln: &Value, path: &str, ctx: &mut Ctx) {
 
 pub fn npm_v6(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     let report: Value = read_json(reader)?;
-    let advisories = report.get("advisories").and_then(Value::as_object).cloned().unwrap_or_default();
+    let advisories = report
+        .get("advisories")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     for advisory in advisories.values() {
-        let text = |p: &str| advisory.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        let text = |p: &str| {
+            advisory
+                .pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let cves: Vec<String> = advisory
             .get("cves")
             .and_then(Value::as_array)
@@ -483,9 +615,19 @@ pub fn npm_v6(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
             .filter_map(|c| c.as_str().map(str::to_string))
             .collect();
         let ghsa = text("/github_advisory_id");
-        let id = cves.first().cloned().or(Some(ghsa.clone()).filter(|g| !g.is_empty())).unwrap_or_else(|| {
-            format!("npm-{}", advisory.get("id").map(|i| i.to_string()).unwrap_or_default())
-        });
+        let id = cves
+            .first()
+            .cloned()
+            .or(Some(ghsa.clone()).filter(|g| !g.is_empty()))
+            .unwrap_or_else(|| {
+                format!(
+                    "npm-{}",
+                    advisory
+                        .get("id")
+                        .map(|i| i.to_string())
+                        .unwrap_or_default()
+                )
+            });
         let mut versions: Vec<String> = advisory
             .get("findings")
             .and_then(Value::as_array)
@@ -503,7 +645,11 @@ pub fn npm_v6(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
                 DepVuln {
                     tool: "npm-audit",
                     id: id.clone(),
-                    aliases: cves.iter().cloned().chain(std::iter::once(ghsa.clone())).collect(),
+                    aliases: cves
+                        .iter()
+                        .cloned()
+                        .chain(std::iter::once(ghsa.clone()))
+                        .collect(),
                     package: text("/module_name"),
                     version,
                     fixed: text("/patched_versions"),
@@ -512,7 +658,10 @@ pub fn npm_v6(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
                     title: text("/title"),
                     description: format!("{}\n\n{}", text("/overview"), text("/recommendation")),
                     url: text("/url"),
-                    cwes: advisory.get("cwe").map(|c| cwes_in(&c.to_string())).unwrap_or_default(),
+                    cwes: advisory
+                        .get("cwe")
+                        .map(|c| cwes_in(&c.to_string()))
+                        .unwrap_or_default(),
                     ..DepVuln::default()
                 },
                 ctx,
@@ -524,36 +673,67 @@ pub fn npm_v6(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
 
 pub fn npm_v7(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     let report: Value = read_json(reader)?;
-    let vulnerabilities = report.get("vulnerabilities").and_then(Value::as_object).cloned().unwrap_or_default();
+    let vulnerabilities = report
+        .get("vulnerabilities")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     for (name, entry) in &vulnerabilities {
-        for via in entry.get("via").and_then(Value::as_array).into_iter().flatten() {
+        for via in entry
+            .get("via")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             // A string `via` names another vulnerable package: it is reported under that one.
             if !via.is_object() {
                 continue;
             }
-            let text = |p: &str| via.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+            let text = |p: &str| {
+                via.pointer(p)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
             let url = text("/url");
-            let ghsa = url.rsplit('/').next().filter(|s| s.starts_with("GHSA-")).unwrap_or("").to_string();
+            let ghsa = url
+                .rsplit('/')
+                .next()
+                .filter(|s| s.starts_with("GHSA-"))
+                .unwrap_or("")
+                .to_string();
             let id = if ghsa.is_empty() {
-                format!("npm-{}", via.get("source").map(|s| s.to_string()).unwrap_or_default())
+                format!(
+                    "npm-{}",
+                    via.get("source").map(|s| s.to_string()).unwrap_or_default()
+                )
             } else {
                 ghsa
             };
             let severity = text("/severity");
-            let package = Some(text("/name")).filter(|n| !n.is_empty()).unwrap_or_else(|| name.clone());
+            let package = Some(text("/name"))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| name.clone());
             push_dep(
                 DepVuln {
                     tool: "npm-audit",
                     id,
                     package,
-                    fixed: entry.pointer("/fixAvailable/version").and_then(Value::as_str).unwrap_or("").to_string(),
+                    fixed: entry
+                        .pointer("/fixAvailable/version")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                     severity: word(&severity),
                     tool_severity: severity,
                     score: via.pointer("/cvss/score").and_then(Value::as_f64),
                     title: text("/title"),
                     description: format!("vulnerable range {}", text("/range")),
                     url,
-                    cwes: via.get("cwe").map(|c| cwes_in(&c.to_string())).unwrap_or_default(),
+                    cwes: via
+                        .get("cwe")
+                        .map(|c| cwes_in(&c.to_string()))
+                        .unwrap_or_default(),
                     ..DepVuln::default()
                 },
                 ctx,
@@ -566,10 +746,19 @@ pub fn npm_v7(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
 pub fn npm_error(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     let report: Value = read_json(reader)?;
     let error = report.get("error").cloned().unwrap_or(Value::Null);
-    let text = |k: &str| error.get(k).and_then(Value::as_str).unwrap_or("").trim().to_string();
+    let text = |k: &str| {
+        error
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
     let message = match error {
         Value::String(s) => s,
-        _ => format!("{} {}", text("code"), text("summary")).trim().to_string(),
+        _ => format!("{} {}", text("code"), text("summary"))
+            .trim()
+            .to_string(),
     };
     ctx.issue("npm-audit", format!("npm audit failed: {message}"));
     Ok(())
@@ -624,10 +813,17 @@ pub fn snyk(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     };
     for project in projects {
         if let Some(error) = project.error.as_ref().filter(|_| project.ok != Some(true)) {
-            let text = error.as_str().map(str::to_string).unwrap_or_else(|| error.to_string());
+            let text = error
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| error.to_string());
             ctx.issue("snyk", format!("snyk failed: {text}"));
         }
-        let path = if project.display_target_file.is_empty() { project.target_file.clone() } else { project.display_target_file.clone() };
+        let path = if project.display_target_file.is_empty() {
+            project.target_file.clone()
+        } else {
+            project.display_target_file.clone()
+        };
         for v in project.vulnerabilities {
             let listed = |key: &str| -> Vec<String> {
                 v.identifiers
@@ -670,7 +866,11 @@ pub fn govulncheck(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     let mut findings: Vec<Value> = Vec::new();
     let mut sort = |message: Value| {
         if let Some(osv) = message.get("osv") {
-            let id = osv.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+            let id = osv
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             osvs.insert(id, osv.clone());
         } else if let Some(finding) = message.get("finding") {
             findings.push(finding.clone());
@@ -689,18 +889,37 @@ pub fn govulncheck(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
 }
 
 fn govulncheck_finding(finding: &Value, osvs: &BTreeMap<String, Value>, ctx: &mut Ctx) {
-    let id = finding.get("osv").and_then(Value::as_str).unwrap_or("").to_string();
+    let id = finding
+        .get("osv")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let osv = osvs.get(&id).cloned().unwrap_or(Value::Null);
-    let trace = finding.get("trace").and_then(Value::as_array).cloned().unwrap_or_default();
+    let trace = finding
+        .get("trace")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let vulnerable = trace.first().cloned().unwrap_or(Value::Null);
-    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |v: &Value, p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let reachable = !text(&vulnerable, "/function").is_empty();
     let osv_severity = text(&osv, "/severity");
     let call_site = trace
         .iter()
         .rev()
         .find(|frame| frame.get("position").is_some())
-        .map(|f| format!(" (called from {}.{})", text(f, "/package"), text(f, "/function")))
+        .map(|f| {
+            format!(
+                " (called from {}.{})",
+                text(f, "/package"),
+                text(f, "/function")
+            )
+        })
         .unwrap_or_default();
     let level = if reachable { "symbol" } else { "module" };
     push_dep(
@@ -718,11 +937,19 @@ fn govulncheck_finding(finding: &Value, osvs: &BTreeMap<String, Value>, ctx: &mu
             version: text(&vulnerable, "/version"),
             fixed: text(finding, "/fixed_version"),
             severity: word(&osv_severity),
-            tool_severity: if osv_severity.is_empty() { format!("{level}-level finding") } else { osv_severity },
+            tool_severity: if osv_severity.is_empty() {
+                format!("{level}-level finding")
+            } else {
+                osv_severity
+            },
             title: format!("{}{call_site}", text(&osv, "/summary")),
             description: text(&osv, "/details"),
             url: text(&osv, "/database_specific/url"),
-            fallback: Some(if reachable { Severity::High } else { Severity::Medium }),
+            fallback: Some(if reachable {
+                Severity::High
+            } else {
+                Severity::Medium
+            }),
             ..DepVuln::default()
         },
         ctx,
@@ -731,10 +958,25 @@ fn govulncheck_finding(finding: &Value, osvs: &BTreeMap<String, Value>, ctx: &mu
 
 pub fn govulncheck_legacy(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     let report: Value = read_json(reader)?;
-    for vuln in report.get("Vulns").and_then(Value::as_array).into_iter().flatten() {
+    for vuln in report
+        .get("Vulns")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let osv = vuln.get("OSV").cloned().unwrap_or(Value::Null);
-        let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
-        for module in vuln.get("Modules").and_then(Value::as_array).into_iter().flatten() {
+        let text = |v: &Value, p: &str| {
+            v.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        for module in vuln
+            .get("Modules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             push_dep(
                 DepVuln {
                     tool: "govulncheck",
@@ -848,7 +1090,9 @@ fn absorb(stack: &[String], text: &str, dep: &mut XmlDependency, vuln: &mut XmlV
             ("vulnerability", "severity") => vuln.severity = text.to_string(),
             ("vulnerability", "description") => vuln.description = text.to_string(),
             ("cvssV3", "baseScore") => vuln.score_v3 = text.parse().ok(),
-            ("vulnerability", "cvssScore") | ("cvssV2", "score") => vuln.score_other = text.parse().ok(),
+            ("vulnerability", "cvssScore") | ("cvssV2", "score") => {
+                vuln.score_other = text.parse().ok()
+            }
             (_, "cwe") => vuln.cwes.extend(cwes_in(text)),
             _ => {}
         }
@@ -858,7 +1102,9 @@ fn absorb(stack: &[String], text: &str, dep: &mut XmlDependency, vuln: &mut XmlV
         ("dependency", "fileName") => dep.file_name = text.to_string(),
         ("dependency", "filePath") => dep.file_path = text.to_string(),
         ("package", "id") if dep.package_id.is_empty() => dep.package_id = text.to_string(),
-        ("identifier", "name") if dep.identifier_name.is_empty() => dep.identifier_name = text.to_string(),
+        ("identifier", "name") if dep.identifier_name.is_empty() => {
+            dep.identifier_name = text.to_string()
+        }
         _ => {}
     }
 }
@@ -893,10 +1139,18 @@ fn push_xml_dependency(dep: XmlDependency, ctx: &mut Ctx) {
                 tool_severity: vuln.severity.clone(),
                 score: vuln.score_v3.or(vuln.score_other),
                 description: vuln.description.clone(),
-                url: if vuln.name.starts_with("CVE-") { format!("https://nvd.nist.gov/vuln/detail/{}", vuln.name) } else { String::new() },
+                url: if vuln.name.starts_with("CVE-") {
+                    format!("https://nvd.nist.gov/vuln/detail/{}", vuln.name)
+                } else {
+                    String::new()
+                },
                 cwes: vuln.cwes.clone(),
                 fallback: Some(Severity::Medium),
-                path: if dep.file_path.contains(":\\") { String::new() } else { dep.file_path.clone() },
+                path: if dep.file_path.contains(":\\") {
+                    String::new()
+                } else {
+                    dep.file_path.clone()
+                },
                 ..DepVuln::default()
             },
             ctx,

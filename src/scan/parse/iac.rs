@@ -101,12 +101,22 @@ pub fn checkov(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
         CheckovReport::One(one) => vec![one],
     };
     for framework in frameworks {
-        let checks = framework.results.map(|r| r.failed_checks).unwrap_or_default();
+        let checks = framework
+            .results
+            .map(|r| r.failed_checks)
+            .unwrap_or_default();
         for c in checks {
             let severity = Severity::from_word(&c.severity).unwrap_or(Severity::Medium);
-            let message = format!("{} ({}: {})", c.check_name, framework.check_type, c.resource);
+            let message = format!(
+                "{} ({}: {})",
+                c.check_name, framework.check_type, c.resource
+            );
             let mut f = ctx.finding("checkov", &c.check_id, severity, &message);
-            f.tool_severity = ctx.s(if c.severity.is_empty() { "none" } else { &c.severity });
+            f.tool_severity = ctx.s(if c.severity.is_empty() {
+                "none"
+            } else {
+                &c.severity
+            });
             f.title = ctx.opt(Some(&c.check_name));
             f.help_uri = ctx.opt(Some(&c.guideline));
             // checkov writes paths relative to the scanned directory with a leading `/`.

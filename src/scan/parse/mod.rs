@@ -65,9 +65,19 @@ impl Ctx<'_> {
         Some(self.interner.get(&relative))
     }
 
-    pub fn finding(&mut self, tool: &str, rule: &str, severity: Severity, message: &str) -> Finding {
+    pub fn finding(
+        &mut self,
+        tool: &str,
+        rule: &str,
+        severity: Severity,
+        message: &str,
+    ) -> Finding {
         let tool = self.s(tool);
-        let rule = self.s(if rule.trim().is_empty() { "unknown" } else { rule.trim() });
+        let rule = self.s(if rule.trim().is_empty() {
+            "unknown"
+        } else {
+            rule.trim()
+        });
         let message = self.s(if message.trim().is_empty() {
             "(no message)"
         } else {
@@ -194,7 +204,11 @@ fn order_ids(ids: &mut Vec<Arc<str>>) {
 
 /// First `max` characters of a text, on a char boundary, for titles built from descriptions.
 fn first_line(text: &str, max: usize) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     match line.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &line[..cut]),
         None => line.to_string(),

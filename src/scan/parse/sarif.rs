@@ -202,8 +202,18 @@ pub fn parse(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
 pub fn tool_name(driver: &str) -> String {
     let lower = driver.trim().to_ascii_lowercase();
     const KNOWN: [&str; 12] = [
-        "semgrep", "bandit", "trivy", "checkov", "hadolint", "gitleaks", "grype", "codeql",
-        "snyk", "govulncheck", "dependency-check", "osv-scanner",
+        "semgrep",
+        "bandit",
+        "trivy",
+        "checkov",
+        "hadolint",
+        "gitleaks",
+        "grype",
+        "codeql",
+        "snyk",
+        "govulncheck",
+        "dependency-check",
+        "osv-scanner",
     ];
     if let Some(known) = KNOWN.iter().find(|k| lower.contains(*k)) {
         return known.to_string();
@@ -213,7 +223,11 @@ pub fn tool_name(driver: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     let name = name.trim_matches('-').to_string();
-    if name.is_empty() { "sarif".into() } else { name }
+    if name.is_empty() {
+        "sarif".into()
+    } else {
+        name
+    }
 }
 
 /// Semgrep prefixes rule ids with the rule file's directory (`sample-app.rules.x` vs
@@ -246,7 +260,10 @@ fn parse_run(run: Run, ctx: &mut Ctx) {
 fn report_invocations(invocations: &[Invocation], tool: &str, ctx: &mut Ctx) {
     for invocation in invocations {
         if invocation.execution_successful == Some(false) {
-            ctx.issue(tool, "the tool reported that its run did not succeed (executionSuccessful: false)");
+            ctx.issue(
+                tool,
+                "the tool reported that its run did not succeed (executionSuccessful: false)",
+            );
         }
         let notes = invocation
             .tool_execution_notifications
@@ -286,7 +303,11 @@ fn find_rule<'r>(rules: &'r [Rule], result: &SarifResult) -> Option<&'r Rule> {
         .or_else(|| rules.iter().find(|r| r.id == id))
 }
 
-fn severity(tool: &str, result: &SarifResult, rule: Option<&Rule>) -> (Severity, String, Option<f64>) {
+fn severity(
+    tool: &str,
+    result: &SarifResult,
+    rule: Option<&Rule>,
+) -> (Severity, String, Option<f64>) {
     let score = result
         .properties
         .as_ref()
@@ -294,11 +315,18 @@ fn severity(tool: &str, result: &SarifResult, rule: Option<&Rule>) -> (Severity,
         .or_else(|| rule.and_then(|r| r.properties.as_ref()?.security_severity))
         .filter(|s| (0.0..=10.0).contains(s));
     if let Some(score) = score {
-        return (Severity::from_score(score), format!("security-severity {score}"), Some(score));
+        return (
+            Severity::from_score(score),
+            format!("security-severity {score}"),
+            Some(score),
+        );
     }
     let level = Some(result.level.as_str())
         .filter(|l| !l.is_empty())
-        .or_else(|| rule.and_then(|r| r.default_configuration.as_ref()).map(|c| c.level.as_str()))
+        .or_else(|| {
+            rule.and_then(|r| r.default_configuration.as_ref())
+                .map(|c| c.level.as_str())
+        })
         .filter(|l| !l.is_empty())
         .unwrap_or("warning");
     let severity = match level {
@@ -311,13 +339,23 @@ fn severity(tool: &str, result: &SarifResult, rule: Option<&Rule>) -> (Severity,
     (severity, level.to_string(), None)
 }
 
-fn convert(result: SarifResult, rule: Option<&Rule>, artifacts: &[Artifact], tool: &str, ctx: &mut Ctx) {
+fn convert(
+    result: SarifResult,
+    rule: Option<&Rule>,
+    artifacts: &[Artifact],
+    tool: &str,
+    ctx: &mut Ctx,
+) {
     let raw_rule = if !result.rule_id.is_empty() {
         result.rule_id.clone()
     } else if let Some(r) = rule {
         r.id.clone()
     } else {
-        result.rule.as_ref().map(|r| r.id.clone()).unwrap_or_default()
+        result
+            .rule
+            .as_ref()
+            .map(|r| r.id.clone())
+            .unwrap_or_default()
     };
     let rule_id = normalise_rule(tool, &raw_rule);
     let (severity, tool_severity, score) = severity(tool, &result, rule);
@@ -327,7 +365,9 @@ fn convert(result: SarifResult, rule: Option<&Rule>, artifacts: &[Artifact], too
         result.message.text.clone()
     };
     let message = if message.trim().is_empty() {
-        rule.and_then(|r| r.short_description.as_ref()).map(|t| t.text.clone()).unwrap_or_default()
+        rule.and_then(|r| r.short_description.as_ref())
+            .map(|t| t.text.clone())
+            .unwrap_or_default()
     } else {
         message
     };
@@ -369,14 +409,28 @@ fn describe_rule(finding: &mut crate::scan::model::Finding, rule: &Rule, ctx: &m
     finding.description = ctx.opt(full);
     finding.help_uri = ctx.opt(Some(&rule.help_uri));
     if let Some(props) = &rule.properties {
-        let mut cwes: Vec<u32> = props.tags.iter().chain(&props.cwe).flat_map(|t| cwes_in(t)).collect();
+        let mut cwes: Vec<u32> = props
+            .tags
+            .iter()
+            .chain(&props.cwe)
+            .flat_map(|t| cwes_in(t))
+            .collect();
         cwes.dedup();
         finding.cwes = cwes;
     }
 }
 
-fn locate(finding: &mut crate::scan::model::Finding, result: &SarifResult, artifacts: &[Artifact], ctx: &mut Ctx) {
-    let Some(physical) = result.locations.first().and_then(|l| l.physical_location.as_ref()) else {
+fn locate(
+    finding: &mut crate::scan::model::Finding,
+    result: &SarifResult,
+    artifacts: &[Artifact],
+    ctx: &mut Ctx,
+) {
+    let Some(physical) = result
+        .locations
+        .first()
+        .and_then(|l| l.physical_location.as_ref())
+    else {
         return;
     };
     if let Some(artifact) = &physical.artifact_location {
@@ -398,8 +452,16 @@ fn locate(finding: &mut crate::scan::model::Finding, result: &SarifResult, artif
 }
 
 fn tool_fingerprint(result: &SarifResult) -> Option<String> {
-    let real = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty() && *s != "requires login").map(str::to_string);
-    if let Some(value) = result.fingerprints.as_ref().and_then(|f| f.values().find_map(real)) {
+    let real = |v: &serde_json::Value| {
+        v.as_str()
+            .filter(|s| !s.is_empty() && *s != "requires login")
+            .map(str::to_string)
+    };
+    if let Some(value) = result
+        .fingerprints
+        .as_ref()
+        .and_then(|f| f.values().find_map(real))
+    {
         return Some(value);
     }
     let partial = result.partial_fingerprints.as_ref()?;

@@ -81,12 +81,20 @@ struct GitleaksV8 {
 pub fn gitleaks_v8(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     let leaks: Vec<GitleaksV8> = read_json(reader)?;
     for leak in leaks {
-        let message = format!("{} ({}) found in {}", leak.description, leak.rule_id, leak.file);
+        let message = format!(
+            "{} ({}) found in {}",
+            leak.description, leak.rule_id, leak.file
+        );
         let mut f = ctx.finding("gitleaks", &leak.rule_id, Severity::High, &message);
         f.tool_severity = ctx.s("none");
         f.title = ctx.opt(Some(&leak.description));
         f.path = ctx.path(&leak.file);
-        f.region = Region::span(leak.start_line, leak.start_column, leak.end_line, leak.end_column);
+        f.region = Region::span(
+            leak.start_line,
+            leak.start_column,
+            leak.end_line,
+            leak.end_column,
+        );
         f.cwes = vec![798];
         f.tool_fingerprint = ctx.opt(Some(&leak.fingerprint));
         ctx.push(f);
@@ -123,11 +131,23 @@ pub fn detect_secrets(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
             if s.is_secret == Some(false) {
                 continue;
             }
-            let severity = if s.is_verified == Some(true) { Severity::Critical } else { Severity::High };
-            let path = if s.filename.is_empty() { file.clone() } else { s.filename.clone() };
+            let severity = if s.is_verified == Some(true) {
+                Severity::Critical
+            } else {
+                Severity::High
+            };
+            let path = if s.filename.is_empty() {
+                file.clone()
+            } else {
+                s.filename.clone()
+            };
             let message = format!("{} found in {}", s.kind, path);
             let mut f = ctx.finding("detect-secrets", &s.kind, severity, &message);
-            f.tool_severity = ctx.s(if s.is_verified == Some(true) { "verified" } else { "unverified" });
+            f.tool_severity = ctx.s(if s.is_verified == Some(true) {
+                "verified"
+            } else {
+                "unverified"
+            });
             f.path = ctx.path(&path);
             f.region = Region::line(s.line_number);
             f.cwes = vec![798];
@@ -171,7 +191,11 @@ fn trufflehog_v3(item: &Value, ctx: &mut Ctx) {
     let line = source.get("line").and_then(Value::as_u64).unwrap_or(0);
     let state = if verified { "verified" } else { "unverified" };
     let message = format!("{state} {detector} credential found in {file}");
-    let severity = if verified { Severity::Critical } else { Severity::High };
+    let severity = if verified {
+        Severity::Critical
+    } else {
+        Severity::High
+    };
     let mut f = ctx.finding("trufflehog", &detector, severity, &message);
     f.tool_severity = ctx.s(state);
     f.path = ctx.path(&file);
@@ -184,7 +208,12 @@ fn trufflehog_v3(item: &Value, ctx: &mut Ctx) {
 }
 
 fn trufflehog_v2(item: &Value, tool: &str, ctx: &mut Ctx) {
-    let text = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |k: &str| {
+        item.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let reason = text("reason");
     let path = text("path");
     let strings: Vec<String> = item

@@ -159,7 +159,10 @@ struct Resource {
 
 pub fn schema_v2(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     let report: Report = read_json(reader)?;
-    report.results.into_iter().for_each(|r| result(r, None, ctx));
+    report
+        .results
+        .into_iter()
+        .for_each(|r| result(r, None, ctx));
     Ok(())
 }
 
@@ -177,7 +180,10 @@ pub fn kubernetes(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
         .chain(report.vulnerabilities)
         .chain(report.misconfigurations);
     for resource in resources {
-        let label = format!("{}/{} in namespace {}", resource.kind, resource.name, resource.namespace);
+        let label = format!(
+            "{}/{} in namespace {}",
+            resource.kind, resource.name, resource.namespace
+        );
         for r in resource.results {
             result(r, Some(&label), ctx);
         }
@@ -188,11 +194,19 @@ pub fn kubernetes(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
 /// A target is a repository file when it is a path (lockfile, Dockerfile), not an image name.
 fn target_path(target: &str, class: &str, ctx: &mut Ctx) -> Option<std::sync::Arc<str>> {
     let looks_like_file = !target.contains(' ') && !target.contains(':') && class != "os-pkgs";
-    if looks_like_file { ctx.path(target) } else { None }
+    if looks_like_file {
+        ctx.path(target)
+    } else {
+        None
+    }
 }
 
 fn result(r: TrivyResult, resource: Option<&str>, ctx: &mut Ctx) {
-    let path = if resource.is_some() { None } else { target_path(&r.target, &r.class, ctx) };
+    let path = if resource.is_some() {
+        None
+    } else {
+        target_path(&r.target, &r.class, ctx)
+    };
     let context = resource.map_or_else(|| r.target.clone(), str::to_string);
     for v in r.vulnerabilities {
         vulnerability(v, path.clone(), &context, ctx);
@@ -219,7 +233,8 @@ fn vulnerability_severity(v: &Vulnerability) -> (Severity, Option<f64>) {
         .and_then(|c| c.get(&v.severity_source))
         .and_then(Cvss::best)
         .or_else(|| scores.and_then(|c| c.values().find_map(Cvss::best)));
-    let word = Severity::from_word(&v.severity).filter(|_| !v.severity.eq_ignore_ascii_case("unknown"));
+    let word =
+        Severity::from_word(&v.severity).filter(|_| !v.severity.eq_ignore_ascii_case("unknown"));
     match (word, score) {
         (Some(severity), score) => (severity, score),
         (None, Some(score)) => (Severity::from_score(score), Some(score)),
@@ -227,13 +242,26 @@ fn vulnerability_severity(v: &Vulnerability) -> (Severity, Option<f64>) {
     }
 }
 
-fn vulnerability(v: Vulnerability, path: Option<std::sync::Arc<str>>, context: &str, ctx: &mut Ctx) {
+fn vulnerability(
+    v: Vulnerability,
+    path: Option<std::sync::Arc<str>>,
+    context: &str,
+    ctx: &mut Ctx,
+) {
     if v.status == "not_affected" {
         return;
     }
     let (severity, score) = vulnerability_severity(&v);
-    let title = if v.title.trim().is_empty() { first_line(&v.description, 120) } else { v.title.clone() };
-    let fixed = if v.fixed_version.is_empty() { String::from("no fix yet") } else { format!("fixed in {}", v.fixed_version) };
+    let title = if v.title.trim().is_empty() {
+        first_line(&v.description, 120)
+    } else {
+        v.title.clone()
+    };
+    let fixed = if v.fixed_version.is_empty() {
+        String::from("no fix yet")
+    } else {
+        format!("fixed in {}", v.fixed_version)
+    };
     let message = format!(
         "{} in {} {} ({}; {}): {}",
         v.vulnerability_id, v.pkg_name, v.installed_version, context, fixed, title
@@ -253,12 +281,23 @@ fn vulnerability(v: Vulnerability, path: Option<std::sync::Arc<str>>, context: &
         version: ctx.opt(Some(&v.installed_version)),
         fixed: ctx.opt(Some(&v.fixed_version)),
     });
-    f.path = path.or_else(|| if v.pkg_path.is_empty() { None } else { ctx.path(&v.pkg_path) });
+    f.path = path.or_else(|| {
+        if v.pkg_path.is_empty() {
+            None
+        } else {
+            ctx.path(&v.pkg_path)
+        }
+    });
     f.tool_fingerprint = ctx.opt(Some(&v.fingerprint));
     ctx.push(f);
 }
 
-fn misconfiguration(m: Misconfiguration, path: Option<std::sync::Arc<str>>, context: &str, ctx: &mut Ctx) {
+fn misconfiguration(
+    m: Misconfiguration,
+    path: Option<std::sync::Arc<str>>,
+    context: &str,
+    ctx: &mut Ctx,
+) {
     if matches!(m.status.as_str(), "PASS" | "EXCEPTION") {
         return;
     }
@@ -267,10 +306,16 @@ fn misconfiguration(m: Misconfiguration, path: Option<std::sync::Arc<str>>, cont
     let mut f = ctx.finding("trivy", &m.id, severity, &message);
     f.tool_severity = ctx.s(&m.severity);
     f.title = ctx.opt(Some(&m.title));
-    let description = format!("{}\n\nResolution: {}", m.description.trim(), m.resolution.trim());
+    let description = format!(
+        "{}\n\nResolution: {}",
+        m.description.trim(),
+        m.resolution.trim()
+    );
     f.description = ctx.opt(Some(&description));
     f.help_uri = ctx.opt(Some(&m.primary_url));
     f.path = path;
-    f.region = m.cause_metadata.and_then(|c| Region::span(c.start_line, 0, c.end_line, 0));
+    f.region = m
+        .cause_metadata
+        .and_then(|c| Region::span(c.start_line, 0, c.end_line, 0));
     ctx.push(f);
 }

@@ -44,7 +44,8 @@ struct SummaryJson<'a> {
 }
 
 pub fn by_severity(findings: &[Finding]) -> BTreeMap<&'static str, usize> {
-    let mut counts: BTreeMap<&'static str, usize> = Severity::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    let mut counts: BTreeMap<&'static str, usize> =
+        Severity::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     for f in findings {
         *counts.entry(f.severity.as_str()).or_default() += 1;
     }
@@ -56,7 +57,11 @@ pub fn by_tool(findings: &[Finding]) -> BTreeMap<&str, usize> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for f in findings {
         let mut tools: Vec<&str> = vec![&f.tool];
-        tools.extend(f.also_reported_by.iter().filter_map(|a| a.split(':').next()));
+        tools.extend(
+            f.also_reported_by
+                .iter()
+                .filter_map(|a| a.split(':').next()),
+        );
         tools.sort_unstable();
         tools.dedup();
         for tool in tools {
@@ -105,7 +110,9 @@ pub fn summary(outcome: &Outcome) -> Summary {
         merged
     ));
     let severities = by_severity(outcome.findings);
-    let header: Vec<&str> = std::iter::once("tool").chain(Severity::ALL.iter().map(|s| s.as_str())).collect();
+    let header: Vec<&str> = std::iter::once("tool")
+        .chain(Severity::ALL.iter().map(|s| s.as_str()))
+        .collect();
     let mut rows: Vec<Vec<String>> = by_tool(outcome.findings)
         .keys()
         .map(|tool| {
@@ -114,7 +121,13 @@ pub fn summary(outcome: &Outcome) -> Summary {
                 outcome
                     .findings
                     .iter()
-                    .filter(|f| f.severity == *sev && (f.tool.as_ref() == *tool || f.also_reported_by.iter().any(|a| a.split(':').next() == Some(tool))))
+                    .filter(|f| {
+                        f.severity == *sev
+                            && (f.tool.as_ref() == *tool
+                                || f.also_reported_by
+                                    .iter()
+                                    .any(|a| a.split(':').next() == Some(tool)))
+                    })
                     .count()
                     .to_string()
             }));
@@ -122,7 +135,11 @@ pub fn summary(outcome: &Outcome) -> Summary {
         })
         .collect();
     let mut total = vec![String::from("**all (unique)**")];
-    total.extend(Severity::ALL.iter().map(|sev| severities[sev.as_str()].to_string()));
+    total.extend(
+        Severity::ALL
+            .iter()
+            .map(|sev| severities[sev.as_str()].to_string()),
+    );
     rows.push(total);
     s.table(&header, &rows);
     top_findings(&mut s, outcome.findings);
@@ -132,7 +149,13 @@ pub fn summary(outcome: &Outcome) -> Summary {
             .issues
             .iter()
             .take(50)
-            .map(|i| vec![i.tool.clone(), i.file.clone(), i.message.chars().take(300).collect()])
+            .map(|i| {
+                vec![
+                    i.tool.clone(),
+                    i.file.clone(),
+                    i.message.chars().take(300).collect(),
+                ]
+            })
             .collect();
         s.table(&["tool", "report", "error"], &rows);
     }
@@ -150,15 +173,26 @@ fn top_findings(s: &mut Summary, findings: &[Finding]) {
         return;
     }
     let mut order: Vec<&Finding> = findings.iter().collect();
-    order.sort_by(|a, b| b.severity.cmp(&a.severity));
-    s.heading(3, &format!("Top findings ({} of {})", order.len().min(TOP), findings.len()));
+    order.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    s.heading(
+        3,
+        &format!(
+            "Top findings ({} of {})",
+            order.len().min(TOP),
+            findings.len()
+        ),
+    );
     let rows: Vec<Vec<String>> = order
         .iter()
         .take(TOP)
         .map(|f| {
             let mut tools = vec![format!("{}:{}", f.tool, f.rule)];
             tools.extend(f.also_reported_by.iter().cloned());
-            let accepted = if f.accepted.is_some() { " (accepted)" } else { "" };
+            let accepted = if f.accepted.is_some() {
+                " (accepted)"
+            } else {
+                ""
+            };
             vec![
                 format!("{}{accepted}", f.severity),
                 f.location_label(),
@@ -171,7 +205,10 @@ fn top_findings(s: &mut Summary, findings: &[Finding]) {
 }
 
 fn baseline_notes(s: &mut Summary, applied: &Applied) {
-    s.paragraph(&format!("Baseline: {} finding(s) accepted.", applied.accepted));
+    s.paragraph(&format!(
+        "Baseline: {} finding(s) accepted.",
+        applied.accepted
+    ));
     if !applied.expired.is_empty() {
         s.heading(3, "Expired baseline entries (no longer suppressing)");
         let rows: Vec<Vec<String>> = applied

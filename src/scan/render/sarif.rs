@@ -189,10 +189,17 @@ fn readable_name(rule: &str) -> String {
         .filter(|w| !w.is_empty())
         .map(|w| {
             let mut chars = w.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
         })
         .collect();
-    if words.is_empty() || words == rule { format!("Rule{words}") } else { words }
+    if words.is_empty() || words.eq_ignore_ascii_case(rule) {
+        format!("Rule{words}")
+    } else {
+        words
+    }
 }
 
 /// Where a finding points. Pathless findings (an image's OS packages, a cluster resource)
@@ -207,7 +214,13 @@ fn uri(finding: &Finding) -> std::borrow::Cow<'_, str> {
     };
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "/._-@+".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "/._-@+".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     std::borrow::Cow::Owned(safe)
 }
@@ -217,19 +230,36 @@ fn region(finding: &Finding) -> Region {
     let start_line = r.map_or(1, |r| r.start_line);
     let start_column = r.and_then(|r| r.start_column).unwrap_or(1);
     let end_line = r.and_then(|r| r.end_line).unwrap_or(start_line);
-    let end_column = r.and_then(|r| r.end_column).filter(|c| end_line > start_line || *c > start_column);
-    Region { start_line, start_column, end_line, end_column }
+    let end_column = r
+        .and_then(|r| r.end_column)
+        .filter(|c| end_line > start_line || *c > start_column);
+    Region {
+        start_line,
+        start_column,
+        end_line,
+        end_column,
+    }
 }
 
 fn rule_for(rule: &str, findings: &[&Finding]) -> Rule {
     let first = findings[0];
-    let severity = findings.iter().map(|f| f.severity).max().unwrap_or(Severity::Info);
+    let severity = findings
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Severity::Info);
     let score = findings
         .iter()
         .filter_map(|f| f.score.filter(|s| Severity::from_score(*s) == f.severity))
-        .fold(None, |best: Option<f64>, s| Some(best.map_or(s, |b| b.max(s))))
+        .fold(None, |best: Option<f64>, s| {
+            Some(best.map_or(s, |b| b.max(s)))
+        })
         .unwrap_or_else(|| severity.default_score());
-    let short = first.title.as_deref().filter(|t| !t.trim().is_empty()).unwrap_or(rule);
+    let short = first
+        .title
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or(rule);
     let full = first
         .description
         .as_deref()
@@ -239,7 +269,10 @@ fn rule_for(rule: &str, findings: &[&Finding]) -> Rule {
     if let Some(uri) = &first.help_uri {
         help = limit(&format!("{help}\n\nMore: {uri}"));
     }
-    let mut cwes: Vec<u32> = findings.iter().flat_map(|f| f.cwes.iter().copied()).collect();
+    let mut cwes: Vec<u32> = findings
+        .iter()
+        .flat_map(|f| f.cwes.iter().copied())
+        .collect();
     cwes.sort_unstable();
     cwes.dedup();
     let mut tags = vec!["security".to_string(), first.tool.to_string()];
@@ -250,9 +283,18 @@ fn rule_for(rule: &str, findings: &[&Finding]) -> Rule {
         name: readable_name(rule),
         short_description: Text { text: limit(short) },
         full_description: Text { text: limit(full) },
-        help: Help { markdown: help.clone(), text: help },
-        help_uri: first.help_uri.as_ref().map(|u| u.to_string()).filter(|u| u.starts_with("http")),
-        default_configuration: Configuration { level: severity.sarif_level() },
+        help: Help {
+            markdown: help.clone(),
+            text: help,
+        },
+        help_uri: first
+            .help_uri
+            .as_ref()
+            .map(|u| u.to_string())
+            .filter(|u| u.starts_with("http")),
+        default_configuration: Configuration {
+            level: severity.sarif_level(),
+        },
         properties: RuleProperties {
             tags,
             security_severity: format!("{score:.1}"),
@@ -265,7 +307,12 @@ fn rule_for(rule: &str, findings: &[&Finding]) -> Rule {
 /// (and at most `total_cap` overall), the most severe first. Returns indexes per tool.
 fn select(findings: &[Finding], total_cap: usize) -> (BTreeMap<&str, Vec<usize>>, Truncation) {
     let mut order: Vec<usize> = (0..findings.len()).collect();
-    order.sort_by(|a, b| findings[*b].severity.cmp(&findings[*a].severity).then(a.cmp(b)));
+    order.sort_by(|a, b| {
+        findings[*b]
+            .severity
+            .cmp(&findings[*a].severity)
+            .then(a.cmp(b))
+    });
     let mut worst: BTreeMap<&str, (Severity, usize)> = BTreeMap::new();
     for f in findings {
         let entry = worst.entry(&f.tool).or_insert((Severity::Info, 0));
@@ -276,10 +323,15 @@ fn select(findings: &[Finding], total_cap: usize) -> (BTreeMap<&str, Vec<usize>>
     tools.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let kept_tools: Vec<&str> = tools.iter().take(MAX_RUNS).map(|(t, _)| *t).collect();
     let mut truncation = Truncation {
-        dropped_tools: tools.iter().skip(MAX_RUNS).map(|(t, _)| t.to_string()).collect(),
+        dropped_tools: tools
+            .iter()
+            .skip(MAX_RUNS)
+            .map(|(t, _)| t.to_string())
+            .collect(),
         ..Truncation::default()
     };
-    let mut per_tool: BTreeMap<&str, Vec<usize>> = kept_tools.iter().map(|t| (*t, Vec::new())).collect();
+    let mut per_tool: BTreeMap<&str, Vec<usize>> =
+        kept_tools.iter().map(|t| (*t, Vec::new())).collect();
     let mut total = 0;
     for index in order {
         let tool: &str = &findings[index].tool;
@@ -297,16 +349,28 @@ fn select(findings: &[Finding], total_cap: usize) -> (BTreeMap<&str, Vec<usize>>
     (per_tool, truncation)
 }
 
-fn build<'a>(findings: &'a [Finding], line_hashes: &'a [String], selection: &BTreeMap<&'a str, Vec<usize>>, truncation: &Truncation) -> Log<'a> {
+fn build<'a>(
+    findings: &'a [Finding],
+    line_hashes: &'a [String],
+    selection: &BTreeMap<&'a str, Vec<usize>>,
+    truncation: &Truncation,
+) -> Log<'a> {
     let runs = selection
         .iter()
         .map(|(tool, indexes)| {
             let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
             for i in indexes {
-                by_rule.entry(&findings[*i].rule).or_default().push(&findings[*i]);
+                by_rule
+                    .entry(&findings[*i].rule)
+                    .or_default()
+                    .push(&findings[*i]);
             }
-            let rule_index: BTreeMap<&str, usize> = by_rule.keys().enumerate().map(|(i, r)| (*r, i)).collect();
-            let rules = by_rule.iter().map(|(rule, fs)| rule_for(rule, fs)).collect();
+            let rule_index: BTreeMap<&str, usize> =
+                by_rule.keys().enumerate().map(|(i, r)| (*r, i)).collect();
+            let rules = by_rule
+                .iter()
+                .map(|(rule, fs)| rule_for(rule, fs))
+                .collect();
             let results = indexes
                 .iter()
                 .map(|i| {
@@ -315,12 +379,21 @@ fn build<'a>(findings: &'a [Finding], line_hashes: &'a [String], selection: &BTr
                         rule_id: &f.rule,
                         rule_index: rule_index[f.rule.as_ref()],
                         level: f.severity.sarif_level(),
-                        message: Text { text: f.message.to_string() },
+                        message: Text {
+                            text: f.message.to_string(),
+                        },
                         locations: [Location {
-                            physical_location: PhysicalLocation { artifact_location: ArtifactLocation { uri: uri(f) }, region: region(f) },
+                            physical_location: PhysicalLocation {
+                                artifact_location: ArtifactLocation { uri: uri(f) },
+                                region: region(f),
+                            },
                         }],
-                        partial_fingerprints: PartialFingerprints { primary_location_line_hash: &line_hashes[*i] },
-                        fingerprints: Fingerprints { identity: &f.fingerprint },
+                        partial_fingerprints: PartialFingerprints {
+                            primary_location_line_hash: &line_hashes[*i],
+                        },
+                        fingerprints: Fingerprints {
+                            identity: &f.fingerprint,
+                        },
                         properties: ResultProperties {
                             severity: f.severity,
                             also_reported_by: &f.also_reported_by,
@@ -340,14 +413,22 @@ fn build<'a>(findings: &'a [Finding], line_hashes: &'a [String], selection: &BTr
                         rules,
                     },
                 },
-                automation_details: AutomationDetails { id: format!("deploy-tcb/security-scan/{tool}/") },
+                automation_details: AutomationDetails {
+                    id: format!("deploy-tcb/security-scan/{tool}/"),
+                },
                 column_kind: "utf16CodeUnits",
                 results,
-                properties: truncation.note.as_ref().map(|n| RunProperties { truncated: n.clone() }),
+                properties: truncation.note.as_ref().map(|n| RunProperties {
+                    truncated: n.clone(),
+                }),
             }
         })
         .collect();
-    Log { schema: SCHEMA, version: "2.1.0", runs }
+    Log {
+        schema: SCHEMA,
+        version: "2.1.0",
+        runs,
+    }
 }
 
 /// Counts bytes written, to measure the gzipped size without keeping it.
@@ -370,7 +451,11 @@ fn gzipped_size(log: &Log) -> std::io::Result<u64> {
 }
 
 /// Writes the merged SARIF. `line_hashes[i]` is finding i's `primaryLocationLineHash`.
-pub fn write(findings: &[Finding], line_hashes: &[String], out: impl Write) -> std::io::Result<Truncation> {
+pub fn write(
+    findings: &[Finding],
+    line_hashes: &[String],
+    out: impl Write,
+) -> std::io::Result<Truncation> {
     let mut cap = usize::MAX;
     loop {
         let (selection, mut truncation) = select(findings, cap);
@@ -379,7 +464,11 @@ pub fn write(findings: &[Finding], line_hashes: &[String], out: impl Write) -> s
             truncation.note = Some(format!(
                 "GitHub limits: kept the {kept} most severe of {} results{}",
                 findings.len(),
-                if truncation.dropped_tools.is_empty() { String::new() } else { format!("; left out tools {}", truncation.dropped_tools.join(", ")) }
+                if truncation.dropped_tools.is_empty() {
+                    String::new()
+                } else {
+                    format!("; left out tools {}", truncation.dropped_tools.join(", "))
+                }
             ));
         }
         let log = build(findings, line_hashes, &selection, &truncation);
