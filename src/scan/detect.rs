@@ -140,8 +140,29 @@ pub fn probe(reader: impl Read) -> Shape {
     }
 }
 
+/// [`probe`] for a report held in memory.
+pub fn probe_slice(bytes: &[u8]) -> Shape {
+    let start = bytes
+        .iter()
+        .position(|b| !(b.is_ascii_whitespace() || *b == 0xEF || *b == 0xBB || *b == 0xBF));
+    let Some(start) = start else {
+        return Shape::Empty;
+    };
+    let rest = &bytes[start..];
+    match rest[0] {
+        b'<' => Shape::Xml(xml_root(rest)),
+        b'{' | b'[' | b'n' => {
+            documents_shape(serde_json::Deserializer::from_slice(rest).into_iter::<Top>())
+        }
+        _ => Shape::Unknown(String::from("not JSON or XML")),
+    }
+}
+
 fn json_shape(reader: impl Read) -> Shape {
-    let mut documents = serde_json::Deserializer::from_reader(reader).into_iter::<Top>();
+    documents_shape(serde_json::Deserializer::from_reader(reader).into_iter::<Top>())
+}
+
+fn documents_shape(mut documents: impl Iterator<Item = serde_json::Result<Top>>) -> Shape {
     let first = match documents.next() {
         Some(Ok(top)) => top,
         Some(Err(e)) => return Shape::Unknown(format!("invalid JSON: {e}")),

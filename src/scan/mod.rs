@@ -257,6 +257,13 @@ fn announce(outcome: &render::Outcome, args: &SecurityScanArgs) {
         };
         annotate(level, &at, &f.message);
     }
+    if let Some(note) = outcome.truncation.and_then(|t| t.note.as_ref()) {
+        annotate(
+            Level::Warning,
+            &Annotation::titled("SARIF cut to GitHub's limits"),
+            note,
+        );
+    }
     println!("{}", outcome.verdict.reason);
 }
 

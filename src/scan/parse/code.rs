@@ -10,14 +10,12 @@
 //! fully scanned. `"requires login"` fingerprints are ignored. `nosemgrep` results
 //! (`is_ignored`) are not findings.
 
-use std::io::Read;
-
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::lenient;
 use super::sarif::normalise_rule;
-use super::{Ctx, order_ids, read_json};
+use super::{Ctx, Input, order_ids, read_json};
 use crate::scan::model::{Package, Region, Severity, cwes_in};
 
 #[derive(Deserialize)]
@@ -70,7 +68,7 @@ struct BanditError {
     reason: String,
 }
 
-pub fn bandit(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn bandit(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: BanditReport = read_json(reader)?;
     for error in report.errors {
         ctx.issue("bandit", format!("{}: {}", error.filename, error.reason));
@@ -219,7 +217,7 @@ pub fn semgrep_severity(word: &str) -> Severity {
     }
 }
 
-pub fn semgrep(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn semgrep(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: SemgrepReport = read_json(reader)?;
     for error in report.errors {
         ctx.issue("semgrep", describe_error(&error));

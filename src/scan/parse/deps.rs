@@ -18,14 +18,14 @@
 //! npm audit's `{"error": …}`, snyk's `ok: false` with an `error`.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::lenient;
-use super::{Ctx, first_line, order_ids, read_json};
+use super::{Ctx, Input, first_line, order_ids, read_json};
 use crate::scan::model::{Package, Severity, cwes_in};
 
 /// A vulnerable dependency, as every dependency parser describes it.
@@ -104,7 +104,7 @@ fn word(text: &str) -> Option<Severity> {
 
 // ---- safety ----
 
-pub fn safety_legacy(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn safety_legacy(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let rows: Vec<Vec<Value>> = read_json(reader)?;
     for row in rows {
         let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or("").to_string();
@@ -169,7 +169,7 @@ fn safety_score(severity: &Option<Value>) -> Option<f64> {
         .find_map(|k| s.get(k)?.get("base_score")?.as_f64())
 }
 
-pub fn safety_check(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn safety_check(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: SafetyCheck = read_json(reader)?;
     for v in report.vulnerabilities {
         push_dep(
@@ -199,7 +199,7 @@ pub fn safety_check(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     Ok(())
 }
 
-pub fn safety_scan(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn safety_scan(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: Value = read_json(reader)?;
     let files = report
         .pointer("/scan_results/files")
@@ -310,7 +310,7 @@ struct PipVuln {
     description: String,
 }
 
-pub fn pip_audit(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn pip_audit(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let dependencies = match read_json::<PipAuditReport>(reader)? {
         PipAuditReport::List(list) => list,
         PipAuditReport::Object { dependencies } => dependencies,
@@ -436,7 +436,7 @@ fn grype_score(vulns: &[&GrypeVuln]) -> Option<f64> {
         })
 }
 
-pub fn grype(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn grype(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: GrypeReport = read_json(reader)?;
     for m in report.matches {
         let all: Vec<&GrypeVuln> = std::iter::once(&m.vulnerability)
@@ -499,7 +499,7 @@ pub fn grype(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
 
 // ---- osv-scanner ----
 
-pub fn osv_scanner(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn osv_scanner(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: Value = read_json(reader)?;
     for result in report
         .get("results")
@@ -592,7 +592,7 @@ fn osv_vuln(pkg: &Value, vuln: &Value, path: &str, ctx: &mut Ctx) {
 
 // ---- npm audit ----
 
-pub fn npm_v6(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn npm_v6(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: Value = read_json(reader)?;
     let advisories = report
         .get("advisories")
@@ -671,7 +671,7 @@ pub fn npm_v6(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     Ok(())
 }
 
-pub fn npm_v7(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn npm_v7(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: Value = read_json(reader)?;
     let vulnerabilities = report
         .get("vulnerabilities")
@@ -743,7 +743,7 @@ pub fn npm_v7(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     Ok(())
 }
 
-pub fn npm_error(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn npm_error(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: Value = read_json(reader)?;
     let error = report.get("error").cloned().unwrap_or(Value::Null);
     let text = |k: &str| {
@@ -806,7 +806,7 @@ struct SnykVuln {
     fixed_in: Vec<String>,
 }
 
-pub fn snyk(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn snyk(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let projects = match read_json::<SnykReport>(reader)? {
         SnykReport::Many(many) => many,
         SnykReport::One(one) => vec![one],
@@ -861,7 +861,7 @@ pub fn snyk(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
 
 // ---- govulncheck ----
 
-pub fn govulncheck(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn govulncheck(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let mut osvs: BTreeMap<String, Value> = BTreeMap::new();
     let mut findings: Vec<Value> = Vec::new();
     let mut sort = |message: Value| {
@@ -876,7 +876,7 @@ pub fn govulncheck(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
             findings.push(finding.clone());
         }
     };
-    for document in serde_json::Deserializer::from_reader(reader).into_iter::<Value>() {
+    for document in serde_json::Deserializer::from_reader(reader.into_read()).into_iter::<Value>() {
         match document.map_err(|e| e.to_string())? {
             Value::Array(messages) => messages.into_iter().for_each(&mut sort),
             message => sort(message),
@@ -956,7 +956,7 @@ fn govulncheck_finding(finding: &Value, osvs: &BTreeMap<String, Value>, ctx: &mu
     );
 }
 
-pub fn govulncheck_legacy(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn govulncheck_legacy(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: Value = read_json(reader)?;
     for vuln in report
         .get("Vulns")
@@ -1006,9 +1006,9 @@ pub fn govulncheck_legacy(reader: impl Read, ctx: &mut Ctx) -> Result<(), String
 // ---- OWASP dependency-check XML ----
 
 /// Streams the XML: one `<dependency>` at a time, one finding per `<vulnerability>`.
-pub fn dependency_check(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn dependency_check(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     use quick_xml::events::Event;
-    let mut xml = quick_xml::Reader::from_reader(BufReader::new(reader));
+    let mut xml = quick_xml::Reader::from_reader(BufReader::new(reader.into_read()));
     let mut buf = Vec::new();
     let mut stack: Vec<String> = Vec::new();
     let mut dep = XmlDependency::default();

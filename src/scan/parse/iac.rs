@@ -5,12 +5,10 @@
 //! Checkov severity: its `severity` word when present (only with a platform key); otherwise
 //! medium, since checkov gives none (DefectDojo does the same).
 
-use std::io::Read;
-
 use serde::Deserialize;
 
 use super::lenient;
-use super::{Ctx, read_json};
+use super::{Ctx, Input, read_json};
 use crate::scan::model::{Region, Severity};
 
 #[derive(Deserialize, Default)]
@@ -30,7 +28,7 @@ struct HadolintEntry {
     level: String,
 }
 
-pub fn hadolint(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn hadolint(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let entries: Vec<HadolintEntry> = read_json(reader)?;
     for e in entries {
         let severity = match e.level.as_str() {
@@ -95,7 +93,7 @@ struct CheckovCheck {
     severity: String,
 }
 
-pub fn checkov(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn checkov(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let frameworks = match read_json::<CheckovReport>(reader)? {
         CheckovReport::Many(many) => many,
         CheckovReport::One(one) => vec![one],

@@ -18,6 +18,26 @@ use super::detect::{self, Format};
 use super::model::{Finding, Interner, Parsed, ScannerIssue, Severity};
 use super::paths::RepoPaths;
 
+/// A report's bytes: held in memory (files up to [`WHOLE_FILE_LIMIT`], parsed from the slice,
+/// which is several times faster) or streamed from a reader (bigger files, bounded memory).
+pub enum Input<'a> {
+    Bytes(&'a [u8]),
+    Reader(Box<dyn Read + 'a>),
+}
+
+impl<'a> Input<'a> {
+    /// The input as a reader, for the formats read as a stream of documents or XML events.
+    pub fn into_read(self) -> Box<dyn Read + 'a> {
+        match self {
+            Input::Bytes(bytes) => Box::new(bytes),
+            Input::Reader(reader) => reader,
+        }
+    }
+}
+
+/// Files up to this size are read whole; larger ones are streamed.
+pub const WHOLE_FILE_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// Why a report could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReportError {
@@ -107,15 +127,18 @@ impl Ctx<'_> {
 
 /// Parses one report. `open` is called once to detect the format and once to parse, so a file
 /// is streamed twice rather than held in memory.
-pub fn parse_report<R: Read>(
-    open: impl Fn() -> std::io::Result<R>,
+pub fn parse_report<'a>(
+    open: impl Fn() -> std::io::Result<Input<'a>>,
     ctx: &mut Ctx,
 ) -> Result<(), ReportError> {
     let unreadable = |e: std::io::Error, file: &str| ReportError::Unreadable {
         file: file.to_string(),
         problem: e.to_string(),
     };
-    let shape = detect::probe(open().map_err(|e| unreadable(e, &ctx.file))?);
+    let shape = match open().map_err(|e| unreadable(e, &ctx.file))? {
+        Input::Bytes(bytes) => detect::probe_slice(bytes),
+        Input::Reader(reader) => detect::probe(reader),
+    };
     let format = detect::classify(&shape);
     let format = match (&ctx.forced_tool, format) {
         (_, Ok(format)) => format,
@@ -140,15 +163,18 @@ pub fn parse_report<R: Read>(
         let tool = ctx.forced_tool.clone().unwrap_or_else(|| tool.to_string());
         ctx.saw_tool(&tool);
     }
-    let reader = BufReader::with_capacity(1 << 16, open().map_err(|e| unreadable(e, &ctx.file))?);
-    parse_format(format, reader, ctx).map_err(|problem| ReportError::Malformed {
+    let input = match open().map_err(|e| unreadable(e, &ctx.file))? {
+        Input::Reader(reader) => Input::Reader(Box::new(BufReader::with_capacity(1 << 16, reader))),
+        bytes => bytes,
+    };
+    parse_format(format, input, ctx).map_err(|problem| ReportError::Malformed {
         file: ctx.file.clone(),
         format,
         problem,
     })
 }
 
-fn parse_format(format: Format, reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+fn parse_format(format: Format, reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     use Format::*;
     match format {
         NoFindings => Ok(()),
@@ -182,8 +208,12 @@ fn parse_format(format: Format, reader: impl Read, ctx: &mut Ctx) -> Result<(), 
 }
 
 /// Deserialises a whole document from a reader, with the error as text.
-fn read_json<T: serde::de::DeserializeOwned>(reader: impl Read) -> Result<T, String> {
-    serde_json::from_reader(reader).map_err(|e| e.to_string())
+fn read_json<T: serde::de::DeserializeOwned>(input: Input) -> Result<T, String> {
+    match input {
+        Input::Bytes(bytes) => serde_json::from_slice(bytes),
+        Input::Reader(reader) => serde_json::from_reader(reader),
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// Orders vulnerability ids so a CVE comes first (it is what other tools share), then GHSA.
@@ -229,7 +259,19 @@ pub fn parse_file(
         forced_tool: forced.map(str::to_string),
         parsed: Parsed::default(),
     };
-    parse_report(|| std::fs::File::open(path), &mut ctx)?;
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(u64::MAX);
+    if size <= WHOLE_FILE_LIMIT {
+        let bytes = std::fs::read(path).map_err(|e| ReportError::Unreadable {
+            file: ctx.file.clone(),
+            problem: e.to_string(),
+        })?;
+        parse_report(|| Ok(Input::Bytes(&bytes)), &mut ctx)?;
+    } else {
+        parse_report(
+            || Ok(Input::Reader(Box::new(std::fs::File::open(path)?))),
+            &mut ctx,
+        )?;
+    }
     Ok(ctx.parsed)
 }
 
@@ -248,6 +290,6 @@ pub fn parse_bytes(
         forced_tool: forced.map(str::to_string),
         parsed: Parsed::default(),
     };
-    parse_report(|| Ok(bytes), &mut ctx)?;
+    parse_report(|| Ok(Input::Bytes(bytes)), &mut ctx)?;
     Ok(ctx.parsed)
 }

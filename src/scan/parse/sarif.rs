@@ -11,12 +11,11 @@
 //! are scanner issues.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use serde::Deserialize;
 
 use super::lenient;
-use super::{Ctx, read_json};
+use super::{Ctx, Input, read_json};
 use crate::scan::model::{Package, Region, Severity, cwes_in};
 
 #[derive(Deserialize)]
@@ -190,7 +189,7 @@ struct Notification {
     message: Text,
 }
 
-pub fn parse(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn parse(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let log: Log = read_json(reader)?;
     for run in log.runs {
         parse_run(run, ctx);

@@ -6,14 +6,12 @@
 //! used when present. The secret itself (gitleaks `Secret`/`Match`/`line`, trufflehog `Raw`,
 //! trufflehog3 `secret`) is never copied into a finding.
 
-use std::io::Read;
-
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::lenient;
-use super::{Ctx, read_json};
+use super::{Ctx, Input, read_json};
 use crate::scan::model::{Region, Severity};
 
 /// Hashes what identifies a secret without keeping it.
@@ -41,7 +39,7 @@ struct GitleaksV7 {
     file: String,
 }
 
-pub fn gitleaks_v7(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn gitleaks_v7(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let leaks: Vec<GitleaksV7> = read_json(reader)?;
     for leak in leaks {
         let message = format!("{} found in {}", leak.rule, leak.file);
@@ -78,7 +76,7 @@ struct GitleaksV8 {
     fingerprint: String,
 }
 
-pub fn gitleaks_v8(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn gitleaks_v8(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let leaks: Vec<GitleaksV8> = read_json(reader)?;
     for leak in leaks {
         let message = format!(
@@ -123,7 +121,7 @@ struct DetectedSecret {
     is_secret: Option<bool>,
 }
 
-pub fn detect_secrets(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn detect_secrets(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: DetectSecrets = read_json(reader)?;
     for (file, secrets) in report.results {
         for s in secrets {
@@ -159,8 +157,8 @@ pub fn detect_secrets(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
 }
 
 /// trufflehog v2 and v3 write one JSON object per line; some wrappers collect them in an array.
-pub fn trufflehog(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
-    for document in serde_json::Deserializer::from_reader(reader).into_iter::<Value>() {
+pub fn trufflehog(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
+    for document in serde_json::Deserializer::from_reader(reader.into_read()).into_iter::<Value>() {
         match document.map_err(|e| e.to_string())? {
             Value::Array(items) => items.iter().for_each(|item| trufflehog_item(item, ctx)),
             item => trufflehog_item(&item, ctx),
@@ -234,7 +232,7 @@ fn trufflehog_v2(item: &Value, tool: &str, ctx: &mut Ctx) {
     ctx.push(f);
 }
 
-pub fn trufflehog3(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn trufflehog3(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let items: Vec<Value> = read_json(reader)?;
     for item in &items {
         let Some(rule) = item.get("rule") else {

@@ -7,12 +7,11 @@
 //! `not_affected` vulnerabilities and misconfigurations that passed are not findings.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use serde::Deserialize;
 
 use super::lenient;
-use super::{Ctx, first_line, order_ids, read_json};
+use super::{Ctx, Input, first_line, order_ids, read_json};
 use crate::scan::model::{Package, Region, Severity, cwes_in};
 
 #[derive(Deserialize, Default)]
@@ -157,7 +156,7 @@ struct Resource {
     results: Vec<TrivyResult>,
 }
 
-pub fn schema_v2(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn schema_v2(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: Report = read_json(reader)?;
     report
         .results
@@ -166,13 +165,13 @@ pub fn schema_v2(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
     Ok(())
 }
 
-pub fn legacy(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn legacy(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let results: Vec<TrivyResult> = read_json(reader)?;
     results.into_iter().for_each(|r| result(r, None, ctx));
     Ok(())
 }
 
-pub fn kubernetes(reader: impl Read, ctx: &mut Ctx) -> Result<(), String> {
+pub fn kubernetes(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let report: KubernetesReport = read_json(reader)?;
     let resources = report
         .resources

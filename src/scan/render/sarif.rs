@@ -445,8 +445,11 @@ impl Write for Counter {
 }
 
 fn gzipped_size(log: &Log) -> std::io::Result<u64> {
-    let mut encoder = flate2::write::GzEncoder::new(Counter(0), flate2::Compression::default());
-    serde_json::to_writer(&mut encoder, log)?;
+    // Buffered: the encoder does costly work per write call, and serde writes tiny pieces.
+    let encoder = flate2::write::GzEncoder::new(Counter(0), flate2::Compression::fast());
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, encoder);
+    serde_json::to_writer(&mut buffered, log)?;
+    let encoder = buffered.into_inner().map_err(|e| e.into_error())?;
     Ok(encoder.finish()?.0)
 }
 
@@ -482,5 +485,68 @@ pub fn write(
         // Shrink in proportion to the overshoot, with a margin, and try again.
         let ratio = MAX_GZIP_BYTES as f64 / size as f64 * 0.95;
         cap = ((kept as f64) * ratio) as usize;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(i: usize, severity: Severity) -> Finding {
+        let mut f = Finding::new(
+            "semgrep".into(),
+            format!("rule-{}", i % 7).into(),
+            severity,
+            "m".into(),
+        );
+        f.path = Some(format!("src/f{}.py", i % 100).into());
+        f.region = crate::scan::model::Region::line(1 + (i % 300) as u64);
+        f.fingerprint = format!("{i:024x}");
+        f
+    }
+
+    #[test]
+    fn over_25000_results_the_most_severe_are_kept_and_the_log_says_so() {
+        let mut findings: Vec<Finding> = (0..MAX_RESULTS_PER_RUN + 10)
+            .map(|i| finding(i, Severity::Low))
+            .collect();
+        findings[7].severity = Severity::Critical;
+        let hashes: Vec<String> = findings
+            .iter()
+            .map(|f| format!("{}:1", &f.fingerprint[..16]))
+            .collect();
+        let mut out = Vec::new();
+        let truncation = write(&findings, &hashes, &mut out).unwrap();
+        assert_eq!(truncation.dropped_results, 10);
+        let log: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let run = &log["runs"][0];
+        assert_eq!(
+            run["results"].as_array().unwrap().len(),
+            MAX_RESULTS_PER_RUN
+        );
+        assert!(
+            run["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["level"] == "error"),
+            "the critical one is kept"
+        );
+        assert!(
+            run["properties"]["deploy-tcb/truncated"]
+                .as_str()
+                .unwrap()
+                .contains("25000 most severe")
+        );
+    }
+
+    #[test]
+    fn rule_names_never_repeat_their_ids() {
+        assert_eq!(readable_name("B602"), "RuleB602");
+        assert_eq!(readable_name("unknown"), "RuleUnknown");
+        assert_eq!(
+            readable_name("subprocess-shell-true"),
+            "SubprocessShellTrue"
+        );
     }
 }
