@@ -1,4 +1,5 @@
-//! `deploy-tcb security-scan` against `sarif-multitool merge` on the same generated input:
+//! `deploy-tcb security-scan` against `sarif-multitool merge` on the same generated input
+//! (both write one merged SARIF; ours also parses, deduplicates and gates):
 //! at least 200 MB of scanner SARIF (three tools that flag many of the same lines, as bandit,
 //! semgrep and a third SAST tool do), plus time and peak memory of each.
 //!
@@ -107,12 +108,23 @@ fn generate(dir: &Path, megabytes: u64) -> std::io::Result<(Vec<PathBuf>, u64)> 
     Ok((files, total))
 }
 
-/// Runs a command under `/usr/bin/time`: (wall seconds, peak RSS in MiB, success).
-fn measure(program: &Path, args: &[String]) -> (f64, Option<f64>, bool) {
+/// What one run cost.
+#[derive(Clone, Copy)]
+struct Cost {
+    wall: f64,
+    cpu: Option<f64>,
+    peak_mib: Option<f64>,
+    ok: bool,
+}
+
+/// Runs a command under `/usr/bin/time`: wall and CPU seconds, peak RSS.
+fn measure(program: &Path, args: &[String]) -> Cost {
     let timed = Path::new("/usr/bin/time").exists();
     let mut command = if timed {
         let mut c = Command::new("/usr/bin/time");
-        c.arg("-f").arg("peak-rss-kib %M").arg(program);
+        c.arg("-f")
+            .arg("peak-rss-kib %M cpu-seconds %U")
+            .arg(program);
         c
     } else {
         Command::new(program)
@@ -125,13 +137,22 @@ fn measure(program: &Path, args: &[String]) -> (f64, Option<f64>, bool) {
     let output = command.output().expect("the benchmarked program starts");
     let seconds = start.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let peak = stderr
+    let line = stderr
         .lines()
-        .filter_map(|l| l.strip_prefix("peak-rss-kib "))
-        .last()
-        .and_then(|kib| kib.trim().parse::<f64>().ok())
-        .map(|kib| kib / 1024.0);
-    (seconds, peak, output.status.code().is_some_and(|c| c <= 1))
+        .filter(|l| l.starts_with("peak-rss-kib "))
+        .next_back()
+        .unwrap_or("");
+    let field = |name: &str| -> Option<f64> {
+        let mut words = line.split_whitespace();
+        words.find(|w| *w == name)?;
+        words.next()?.parse().ok()
+    };
+    Cost {
+        wall: seconds,
+        cpu: field("cpu-seconds"),
+        peak_mib: field("peak-rss-kib").map(|kib| kib / 1024.0),
+        ok: output.status.code().is_some_and(|c| c <= 1),
+    }
 }
 
 fn on_path(tool: &str) -> Option<PathBuf> {
@@ -163,8 +184,6 @@ fn main() {
         "none".into(),
         "--sarif-output".into(),
         dir.join("out/deploy-tcb.sarif").display().to_string(),
-        "--json-output".into(),
-        dir.join("out/deploy-tcb.json").display().to_string(),
     ];
     let ours = measure(Path::new(env!("CARGO_BIN_EXE_deploy-tcb")), &ours_args);
     report("deploy-tcb security-scan", input_mb, ours);
@@ -181,10 +200,17 @@ fn main() {
         "--output-file".into(),
         "multitool.sarif".into(),
     ]);
+    let _ = std::fs::remove_file(dir.join("out/multitool.sarif"));
     let peer = measure(&multitool, &peer_args);
     report("sarif-multitool merge", input_mb, peer);
-    println!("ratio: deploy-tcb is {:.1}x faster", peer.0 / ours.0);
-    if let (Some(a), Some(b)) = (ours.1, peer.1) {
+    println!(
+        "ratio (wall): deploy-tcb is {:.1}x faster",
+        peer.wall / ours.wall
+    );
+    if let (Some(a), Some(b)) = (ours.cpu, peer.cpu) {
+        println!("ratio (CPU): deploy-tcb is {:.1}x faster", b / a);
+    }
+    if let (Some(a), Some(b)) = (ours.peak_mib, peer.peak_mib) {
         println!(
             "peak memory: deploy-tcb {a:.0} MiB ({:.0}% of the input) vs {b:.0} MiB",
             a / input_mb * 100.0
@@ -192,11 +218,17 @@ fn main() {
     }
 }
 
-fn report(name: &str, input_mb: f64, (seconds, peak, ok): (f64, Option<f64>, bool)) {
-    let peak = peak.map_or_else(|| "n/a".to_string(), |p| format!("{p:.0} MiB"));
-    let status = if ok { "" } else { " (FAILED)" };
+fn report(name: &str, input_mb: f64, cost: Cost) {
+    let peak = cost
+        .peak_mib
+        .map_or_else(|| "n/a".to_string(), |p| format!("{p:.0} MiB"));
+    let cpu = cost
+        .cpu
+        .map_or_else(|| "n/a".to_string(), |c| format!("{c:.1} s"));
+    let status = if cost.ok { "" } else { " (FAILED)" };
     println!(
-        "{name}: {seconds:.1} s, {:.1} MiB/s, peak RSS {peak}{status}",
-        input_mb / seconds
+        "{name}: {:.1} s wall, {cpu} CPU, {:.1} MiB/s, peak RSS {peak}{status}",
+        cost.wall,
+        input_mb / cost.wall
     );
 }

@@ -160,9 +160,15 @@ impl Deduper {
                 }
             }
         }
-        self.by_identity
-            .entry(Self::identity_key(finding))
-            .or_insert(index);
+        // Only findings without a line or package are matched by identity; keeping the key for
+        // the others would cost memory on large reports for nothing.
+        let located = finding.path.is_some() && finding.start_line().is_some();
+        let dependency = finding.package.is_some() && !finding.ids.is_empty();
+        if !located && !dependency {
+            self.by_identity
+                .entry(Self::identity_key(finding))
+                .or_insert(index);
+        }
     }
 
     fn insert(&mut self, finding: Finding) {

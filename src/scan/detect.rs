@@ -165,6 +165,9 @@ fn json_shape(reader: impl Read) -> Shape {
 fn documents_shape(mut documents: impl Iterator<Item = serde_json::Result<Top>>) -> Shape {
     let first = match documents.next() {
         Some(Ok(top)) => top,
+        Some(Err(e)) if e.to_string().starts_with(SARIF_SEEN) => {
+            return Shape::Object(vec!["version".into(), "runs".into()]);
+        }
         Some(Err(e)) => return Shape::Unknown(format!("invalid JSON: {e}")),
         None => return Shape::Empty,
     };
@@ -233,7 +236,7 @@ impl<'de> Visitor<'de> for TopVisitor {
         Ok(Top::Scalar)
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Top, A::Error> {
-        keys_of(map).map(Top::Object)
+        top_keys_of(map).map(Top::Object)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Top, A::Error> {
         let Some(first) = seq.next_element::<ElementProbe>()? else {
@@ -250,6 +253,23 @@ impl<'de> Visitor<'de> for TopVisitor {
 fn keys_of<'de, A: MapAccess<'de>>(mut map: A) -> Result<Vec<String>, A::Error> {
     let mut keys = Vec::new();
     while let Some(key) = map.next_key::<String>()? {
+        map.next_value::<IgnoredAny>()?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Raised to stop probing once a SARIF header (`version` or `$schema`, then `runs`) is seen:
+/// the rest of a large log need not be scanned twice.
+const SARIF_SEEN: &str = "deploy-tcb: SARIF header seen";
+
+fn top_keys_of<'de, A: MapAccess<'de>>(mut map: A) -> Result<Vec<String>, A::Error> {
+    let mut keys: Vec<String> = Vec::new();
+    while let Some(key) = map.next_key::<String>()? {
+        let header = keys.iter().any(|k| k == "version" || k == "$schema");
+        if key == "runs" && header {
+            return Err(de::Error::custom(SARIF_SEEN));
+        }
         map.next_value::<IgnoredAny>()?;
         keys.push(key);
     }

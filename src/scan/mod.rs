@@ -49,6 +49,7 @@ pub fn aggregate(items: &[String], root: &Path, exclude: &[PathBuf]) -> Result<A
         .iter()
         .filter_map(|p| p.canonicalize().ok())
         .collect();
+    let mut seen = std::collections::HashSet::new();
     for item in items {
         let spec = discover::parse_spec(item).map_err(|problem| {
             Error::input(
@@ -60,9 +61,13 @@ pub fn aggregate(items: &[String], root: &Path, exclude: &[PathBuf]) -> Result<A
         let files = discover::expand(&spec.pattern).map_err(|problem| {
             Error::input("reports", problem, "fix the glob (e.g. reports/**/*.json)")
         })?;
+        // Our own outputs are never inputs, and a file named twice is read once.
         let files: Vec<PathBuf> = files
             .into_iter()
-            .filter(|f| f.canonicalize().map_or(true, |c| !excluded.contains(&c)))
+            .filter(|f| match f.canonicalize() {
+                Ok(c) => !excluded.contains(&c) && seen.insert(c),
+                Err(_) => true,
+            })
             .collect();
         if files.is_empty() {
             aggregate.issues.push(ScannerIssue {

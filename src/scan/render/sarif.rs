@@ -76,6 +76,12 @@ struct Text {
     text: String,
 }
 
+/// A message borrowed from its finding, so large logs are not copied before being written.
+#[derive(Serialize)]
+struct TextRef<'a> {
+    text: &'a str,
+}
+
 #[derive(Serialize)]
 struct Help {
     text: String,
@@ -115,7 +121,7 @@ struct SarifResult<'a> {
     rule_id: &'a str,
     rule_index: usize,
     level: &'static str,
-    message: Text,
+    message: TextRef<'a>,
     locations: [Location<'a>; 1],
     partial_fingerprints: PartialFingerprints<'a>,
     fingerprints: Fingerprints<'a>,
@@ -379,9 +385,7 @@ fn build<'a>(
                         rule_id: &f.rule,
                         rule_index: rule_index[f.rule.as_ref()],
                         level: f.severity.sarif_level(),
-                        message: Text {
-                            text: f.message.to_string(),
-                        },
+                        message: TextRef { text: &f.message },
                         locations: [Location {
                             physical_location: PhysicalLocation {
                                 artifact_location: ArtifactLocation { uri: uri(f) },
