@@ -139,8 +139,7 @@ fn measure(program: &Path, args: &[String]) -> Cost {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let line = stderr
         .lines()
-        .filter(|l| l.starts_with("peak-rss-kib "))
-        .next_back()
+        .rfind(|l| l.starts_with("peak-rss-kib "))
         .unwrap_or("");
     let field = |name: &str| -> Option<f64> {
         let mut words = line.split_whitespace();
