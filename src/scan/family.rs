@@ -3,6 +3,9 @@
 //! CWE ids disagree across tools (bandit B506 says CWE-20 for `yaml.load`, semgrep CWE-502)
 //! and one line can hold two distinct problems (bandit B501 and B113 on one `requests` call).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use crate::scan::model::Finding;
 
 /// Bandit test ids by family.
@@ -120,13 +123,36 @@ const KEYWORDS: &[(&str, &str)] = &[
 
 const SECRET_TOOLS: &[&str] = &["gitleaks", "trufflehog", "detect-secrets"];
 
+/// Families by (tool, rule): large reports repeat a few hundred rules many times.
+type Known = HashMap<(Arc<str>, Arc<str>), Option<&'static str>>;
+
+thread_local! {
+    static KNOWN: std::cell::RefCell<Known> = std::cell::RefCell::new(HashMap::new());
+}
+
 /// The family of a finding's rule, or `None` when it has no known peer in another tool.
 pub fn family(finding: &Finding) -> Option<&'static str> {
-    let tool = finding.tool.as_ref();
-    let rule = finding.rule.as_ref();
-    if SECRET_TOOLS.contains(&tool) || finding.cwes.iter().any(|c| *c == 798 || *c == 259) {
+    if SECRET_TOOLS.contains(&finding.tool.as_ref())
+        || finding.cwes.iter().any(|c| *c == 798 || *c == 259)
+    {
         return Some("hardcoded-secret");
     }
+    let key = (finding.tool.clone(), finding.rule.clone());
+    if let Some(known) = KNOWN.with(|k| k.borrow().get(&key).copied()) {
+        return known;
+    }
+    let found = rule_family(&finding.tool, &finding.rule);
+    KNOWN.with(|k| {
+        let mut known = k.borrow_mut();
+        if known.len() > 100_000 {
+            known.clear();
+        }
+        known.insert(key, found);
+    });
+    found
+}
+
+fn rule_family(tool: &str, rule: &str) -> Option<&'static str> {
     if tool == "bandit" {
         return lookup(BANDIT, rule);
     }

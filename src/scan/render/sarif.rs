@@ -448,7 +448,18 @@ impl Write for Counter {
     }
 }
 
+fn plain_size(log: &Log) -> std::io::Result<u64> {
+    let mut counter = std::io::BufWriter::with_capacity(1 << 16, Counter(0));
+    serde_json::to_writer(&mut counter, log)?;
+    Ok(counter.into_inner().map_err(|e| e.into_error())?.0)
+}
+
 fn gzipped_size(log: &Log) -> std::io::Result<u64> {
+    // JSON only shrinks under gzip: a log well under the limit as plain text is under it
+    // gzipped, and compressing it to find out would double the cost of writing it.
+    if plain_size(log)? <= MAX_GZIP_BYTES - (1 << 16) {
+        return Ok(0);
+    }
     // Buffered: the encoder does costly work per write call, and serde writes tiny pieces.
     let encoder = flate2::write::GzEncoder::new(Counter(0), flate2::Compression::fast());
     let mut buffered = std::io::BufWriter::with_capacity(1 << 16, encoder);
