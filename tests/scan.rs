@@ -1154,3 +1154,78 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_token_reports_a_check_run_the_pr_comment_and_the_sarif_upload() {
+    use crate::support::fake_github::{FakeGithub, TOKEN};
+    let Some(spec) = support::shared_or_skip("spec/github/rest-subset.openapi.json") else {
+        return;
+    };
+    let fake = FakeGithub::start(&spec);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let report = write(d, "bandit.json", BANDIT_ONE_HIGH);
+    write(
+        d,
+        "app.py",
+        "import subprocess\n\nsubprocess.call(x, shell=True)\n",
+    );
+    let sarif = d.join("out.sarif");
+    let sha = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+    let mut command = Command::new(support::binary());
+    command
+        .args([
+            "security-scan",
+            "--reports",
+            report.to_str().unwrap(),
+            "--upload",
+            "--sarif-output",
+        ])
+        .arg(&sarif)
+        .args(["--github-token", TOKEN])
+        .current_dir(d)
+        .env("GITHUB_WORKSPACE", d)
+        .env("GITHUB_API_URL", fake.url())
+        .env("GITHUB_REPOSITORY", fake.repository())
+        .env("GITHUB_SHA", sha)
+        .env("GITHUB_REF", "refs/pull/7/merge")
+        .env("GITHUB_RUN_ID", "4242")
+        .env_remove("GITHUB_EVENT_PATH")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY");
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the verdict still decides: {stderr}"
+    );
+    assert!(!stderr.contains("GitHub reporting failed"), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains(TOKEN),
+        "the token is never printed"
+    );
+
+    let created = fake.requests_for("checks/create");
+    assert_eq!(created.len(), 1);
+    let body = created[0].body.clone().unwrap_or_default();
+    assert_eq!(body["conclusion"], "failure", "{body}");
+    assert_eq!(body["head_sha"], sha);
+    let annotations = body["output"]["annotations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(annotations.len(), 1, "one located finding, one annotation");
+    assert_eq!(annotations[0]["path"], "app.py");
+    assert_eq!(annotations[0]["start_line"], 3);
+    assert_eq!(annotations[0]["annotation_level"], "failure");
+    let comments = fake.comment_bodies(7);
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.contains("Security scan") && c.contains("1 high")),
+        "{comments:?}"
+    );
+    assert_eq!(fake.sarif_uploads().len(), 1, "uploaded to code scanning");
+    fake.assert_no_violations();
+}

@@ -15,6 +15,7 @@ pub mod model;
 pub mod parse;
 pub mod paths;
 pub mod render;
+pub mod report;
 
 use std::path::{Path, PathBuf};
 
@@ -190,12 +191,12 @@ fn create(path: &Path, input: &str) -> Result<std::fs::File> {
 
 /// Runs `deploy-tcb security-scan`.
 pub fn run(args: SecurityScanArgs) -> Result<()> {
-    if args.upload {
-        return Err(Error::NotBuilt {
-            command: "security-scan",
-            capability: "uploading SARIF to code scanning (use github/codeql-action/upload-sarif with sarif_output)",
-            issue: 6,
-        });
+    if args.upload && args.github.github_token.is_none() {
+        return Err(Error::input(
+            "upload",
+            "uploading to code scanning needs a token",
+            "set github_token (with security-events: write), or upload: false",
+        ));
     }
     let baseline = load_baseline(&args)?;
     let root = paths::RepoPaths::from_env();
@@ -224,11 +225,40 @@ pub fn run(args: SecurityScanArgs) -> Result<()> {
     announce(&outcome, &args);
     render::summary(&outcome).write()?;
     set_outputs(&outcome, &args)?;
+    if let Some(token) = &args.github.github_token {
+        to_github(token, &outcome, &args)?;
+    }
     if verdict.passed {
         Ok(())
     } else {
         Err(Error::Verdict(verdict.reason.clone()))
     }
+}
+
+/// Reports to GitHub: check run, PR comment, and the SARIF upload when asked.
+fn to_github(
+    token: &crate::runner::Secret,
+    outcome: &render::Outcome,
+    args: &SecurityScanArgs,
+) -> Result<()> {
+    let (client, context) = match crate::github::Client::from_env(token.clone()) {
+        Ok(found) => found,
+        Err(e) => {
+            e.warn("reading the GitHub context");
+            return Ok(());
+        }
+    };
+    let sarif = if args.upload {
+        Some(
+            std::fs::read(&args.sarif_output)
+                .with_context(|| format!("reading {}", args.sarif_output.display()))?,
+        )
+    } else {
+        None
+    };
+    let threshold = policy(args).fail_on.unwrap_or(Severity::Critical);
+    crate::app::block_on(report::report(&client, &context, outcome, sarif, threshold));
+    Ok(())
 }
 
 /// Annotations: scanner errors as warnings, and the most severe findings on their lines.
