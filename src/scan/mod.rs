@@ -1,13 +1,322 @@
-//! Aggregating scanner reports into one gated verdict.
+//! `deploy-tcb security-scan`: aggregate every scanner's report into one deduplicated, gated
+//! verdict and one valid SARIF.
+//!
+//! parse (per format, streaming) → normalise (one [`model::Finding`]) → dedupe (within and
+//! across tools) → baseline → gate → render (SARIF, JSON, job summary, outputs). Everything
+//! but reading and writing files is pure.
 
-use crate::cli::SecurityScanArgs;
+pub mod baseline;
+pub mod dedupe;
+pub mod detect;
+pub mod discover;
+pub mod family;
+pub mod fingerprint;
+pub mod model;
+pub mod parse;
+pub mod paths;
+pub mod render;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cli::{ScannerErrors, SecurityScanArgs, Severity as FailOn};
 use crate::error::{Error, Result};
+use crate::runner::command::annotate;
+use crate::runner::{Annotation, Level, Outputs};
+use model::{Finding, Interner, ScannerIssue, Severity};
+
+/// Everything aggregated from the reports, before the gate.
+#[derive(Debug, Default)]
+pub struct Aggregate {
+    pub findings: Vec<Finding>,
+    pub raw: usize,
+    pub issues: Vec<ScannerIssue>,
+    pub tools: Vec<String>,
+    pub files: Vec<PathBuf>,
+    /// `primaryLocationLineHash` of each finding.
+    pub line_hashes: Vec<String>,
+}
+
+/// Reads, parses and deduplicates the reports `items` name (paths, globs, `tool:path`).
+/// `exclude` are our own output files, which a broad glob must not read back in.
+pub fn aggregate(items: &[String], root: &Path, exclude: &[PathBuf]) -> Result<Aggregate> {
+    let paths = paths::RepoPaths::new(root);
+    let mut interner = Interner::default();
+    let mut deduper = dedupe::Deduper::new();
+    let mut aggregate = Aggregate::default();
+    let excluded: Vec<PathBuf> = exclude
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for item in items {
+        let spec = discover::parse_spec(item).map_err(|problem| {
+            Error::input(
+                "reports",
+                problem,
+                "name a report file or glob, optionally as tool:path",
+            )
+        })?;
+        let files = discover::expand(&spec.pattern).map_err(|problem| {
+            Error::input("reports", problem, "fix the glob (e.g. reports/**/*.json)")
+        })?;
+        // Our own outputs are never inputs, and a file named twice is read once.
+        let files: Vec<PathBuf> = files
+            .into_iter()
+            .filter(|f| match f.canonicalize() {
+                Ok(c) => !excluded.contains(&c) && seen.insert(c),
+                Err(_) => true,
+            })
+            .collect();
+        if files.is_empty() {
+            aggregate.issues.push(ScannerIssue {
+                tool: spec.tool.clone().unwrap_or_else(|| "unknown".into()),
+                file: spec.pattern.clone(),
+                message: format!(
+                    "`{}` matched no report file: did the scanner run?",
+                    spec.pattern
+                ),
+            });
+        }
+        for file in files {
+            if !file.is_file() {
+                return Err(Error::input(
+                    "reports",
+                    format!("`{}` does not exist or is not a file", file.display()),
+                    "run the scanner first, or fix the path",
+                ));
+            }
+            let parsed = parse::parse_file(&file, spec.tool.as_deref(), &paths, &mut interner).map_err(|e| {
+                Error::input(
+                    "reports",
+                    e.to_string(),
+                    "point reports at a scanner's own JSON, XML or SARIF output, or force the tool with tool:path",
+                )
+            })?;
+            parsed.findings.into_iter().for_each(|f| deduper.add(f));
+            aggregate.issues.extend(parsed.issues);
+            for tool in parsed.tools {
+                if !aggregate.tools.contains(&tool) {
+                    aggregate.tools.push(tool);
+                }
+            }
+            aggregate.files.push(file);
+        }
+    }
+    if aggregate.files.is_empty() {
+        return Err(Error::input(
+            "reports",
+            format!("no report file matched {}", items.join(", ")),
+            "run the scanners before this step and point reports at their output",
+        ));
+    }
+    let deduped = deduper.finish();
+    aggregate.raw = deduped.raw;
+    aggregate.findings = deduped.findings;
+    let mut sources = fingerprint::SourceHashes::new(root);
+    aggregate.line_hashes = fingerprint::assign(&mut aggregate.findings, &mut sources);
+    Ok(aggregate)
+}
+
+fn policy(args: &SecurityScanArgs) -> gate::Policy {
+    let fail_on = match args.fail_on {
+        FailOn::None => None,
+        FailOn::Low => Some(Severity::Low),
+        FailOn::Medium => Some(Severity::Medium),
+        FailOn::High => Some(Severity::High),
+        FailOn::Critical => Some(Severity::Critical),
+    };
+    gate::Policy {
+        fail_on,
+        max_critical: args.max_critical,
+        max_high: args.max_high,
+        max_medium: args.max_medium,
+        max_low: args.max_low,
+        new_only: args.new_only,
+        fail_on_scanner_errors: args.scanner_errors == ScannerErrors::Fail,
+    }
+}
+
+pub mod gate;
+
+fn load_baseline(args: &SecurityScanArgs) -> Result<Option<baseline::Baseline>> {
+    let Some(path) = &args.baseline else {
+        if args.new_only {
+            return Err(Error::input(
+                "new_only",
+                "new_only needs a baseline to know which findings are not new",
+                "set baseline to a file of accepted findings, or set new_only: false",
+            ));
+        }
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::input(
+            "baseline",
+            format!("cannot read `{}`: {e}", path.display()),
+            "commit the baseline file or fix the path",
+        )
+    })?;
+    baseline::Baseline::parse(&text)
+        .map(Some)
+        .map_err(|problem| {
+            Error::input(
+                "baseline",
+                format!("`{}`: {problem}", path.display()),
+                "fix the entry as described",
+            )
+        })
+}
+
+fn create(path: &Path, input: &str) -> Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::input(
+                input,
+                format!("cannot create `{}`: {e}", dir.display()),
+                "choose a writable path",
+            )
+        })?;
+    }
+    std::fs::File::create(path).map_err(|e| {
+        Error::input(
+            input,
+            format!("cannot write `{}`: {e}", path.display()),
+            "choose a writable path",
+        )
+    })
+}
 
 /// Runs `deploy-tcb security-scan`.
-pub fn run(_args: SecurityScanArgs) -> Result<()> {
-    Err(Error::NotBuilt {
-        command: "security-scan",
-        capability: "Aggregating scanner reports into one gated verdict",
-        issue: 6,
-    })
+pub fn run(args: SecurityScanArgs) -> Result<()> {
+    if args.upload && args.github.github_token.is_none() {
+        return Err(Error::input(
+            "upload",
+            "uploading to code scanning needs a token",
+            "set github_token (with security-events: write), or upload: false",
+        ));
+    }
+    let baseline = load_baseline(&args)?;
+    let root = paths::RepoPaths::from_env();
+    let mut exclude = vec![args.sarif_output.clone()];
+    exclude.extend(args.json_output.clone());
+    let mut aggregate = aggregate(args.reports.items(), Path::new(root.root()), &exclude)?;
+    let applied = baseline
+        .map(|b| baseline::apply(&b, &mut aggregate.findings, chrono::Utc::now().date_naive()));
+    let verdict = gate::decide(&policy(&args), &aggregate.findings, &aggregate.issues);
+
+    let sarif_file = create(&args.sarif_output, "sarif_output")?;
+    let truncation = render::sarif::write(&aggregate.findings, &aggregate.line_hashes, sarif_file)
+        .with_context(|| format!("writing {}", args.sarif_output.display()))?;
+    let outcome = render::Outcome {
+        findings: &aggregate.findings,
+        raw: aggregate.raw,
+        issues: &aggregate.issues,
+        verdict: &verdict,
+        baseline: applied.as_ref(),
+        truncation: Some(&truncation),
+    };
+    if let Some(path) = &args.json_output {
+        render::write_json(&outcome, create(path, "json_output")?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    announce(&outcome, &args);
+    render::summary(&outcome).write()?;
+    set_outputs(&outcome, &args)?;
+    if let Some(token) = &args.github.github_token {
+        to_github(token, &outcome, &args)?;
+    }
+    if verdict.passed {
+        Ok(())
+    } else {
+        Err(Error::Verdict(verdict.reason.clone()))
+    }
+}
+
+/// Reports to GitHub: check run, PR comment, and the SARIF upload when asked.
+fn to_github(
+    token: &crate::runner::Secret,
+    outcome: &render::Outcome,
+    args: &SecurityScanArgs,
+) -> Result<()> {
+    let (client, context) = match crate::github::Client::from_env(token.clone()) {
+        Ok(found) => found,
+        Err(e) => {
+            e.warn("reading the GitHub context");
+            return Ok(());
+        }
+    };
+    let sarif = if args.upload {
+        Some(
+            std::fs::read(&args.sarif_output)
+                .with_context(|| format!("reading {}", args.sarif_output.display()))?,
+        )
+    } else {
+        None
+    };
+    let threshold = policy(args).fail_on.unwrap_or(Severity::Critical);
+    crate::app::block_on(report::report(&client, &context, outcome, sarif, threshold));
+    Ok(())
+}
+
+/// Annotations: scanner errors as warnings, and the most severe findings on their lines.
+fn announce(outcome: &render::Outcome, args: &SecurityScanArgs) {
+    for issue in outcome.issues.iter().take(20) {
+        let at = Annotation::titled(format!("{} did not scan completely", issue.tool));
+        annotate(
+            Level::Warning,
+            &at,
+            &format!("{}: {}", issue.file, issue.message),
+        );
+    }
+    let threshold = policy(args).fail_on.unwrap_or(Severity::Critical);
+    let mut top: Vec<&Finding> = outcome
+        .findings
+        .iter()
+        .filter(|f| f.accepted.is_none())
+        .collect();
+    top.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    for f in top.into_iter().take(50) {
+        let level = if f.severity >= threshold {
+            Level::Error
+        } else {
+            Level::Warning
+        };
+        let at = Annotation {
+            title: Some(format!("{} {} ({})", f.severity, f.rule, f.tool)),
+            file: f.path.as_ref().map(|p| p.to_string()),
+            line: f.start_line().map(|l| l as usize),
+            ..Annotation::default()
+        };
+        annotate(level, &at, &f.message);
+    }
+    if let Some(note) = outcome.truncation.and_then(|t| t.note.as_ref()) {
+        annotate(
+            Level::Warning,
+            &Annotation::titled("SARIF cut to GitHub's limits"),
+            note,
+        );
+    }
+    println!("{}", outcome.verdict.reason);
+}
+
+fn set_outputs(outcome: &render::Outcome, args: &SecurityScanArgs) -> Result<()> {
+    let mut outputs = Outputs::new();
+    outputs.set("passed", outcome.verdict.passed.to_string())?;
+    outputs.set("reason", &outcome.verdict.reason)?;
+    outputs.set("findings", outcome.findings.len().to_string())?;
+    outputs.set("raw", outcome.raw.to_string())?;
+    outputs.set("merged", (outcome.raw - outcome.findings.len()).to_string())?;
+    for (severity, count) in render::by_severity(outcome.findings) {
+        outputs.set(severity, count.to_string())?;
+    }
+    outputs.set("scanner_errors", outcome.issues.len().to_string())?;
+    outputs.set("sarif", args.sarif_output.display().to_string())?;
+    if let Some(path) = &args.json_output {
+        outputs.set("json", path.display().to_string())?;
+    }
+    outputs.print_if_no_runner();
+    Ok(())
 }

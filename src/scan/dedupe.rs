@@ -1,0 +1,310 @@
+//! Deduplication within and across tools.
+//!
+//! - A dependency finding (a package and vulnerability ids) is the same problem as another
+//!   when the package (name normalised, version without a leading `v`) is the same and they
+//!   share any id, CVE or alias: Trivy's CVE and Grype's GHSA with that CVE related merge;
+//!   the same CVE in two versions of a package does not.
+//! - A code finding is a duplicate of one from the same tool with the same rule on the same
+//!   line of the same file, and of one from another tool on the same line when both rules
+//!   are in the same [family](super::family) (bandit B602 and semgrep subprocess-shell-true).
+//!   A cluster takes at most one finding per tool from that cross-tool match, so two
+//!   different bandit checks on one line stay two findings.
+//! - Anything else merges only with an identical report (tool, rule, path, message).
+//!
+//! A merged finding keeps the first report's text, the highest severity, the union of ids
+//! and CWEs, and lists the other tools' rules in `also_reported_by`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::family::family;
+use super::model::Finding;
+
+/// (tool, rule, path, line): the same rule of one tool on one line.
+type RuleLine = (Arc<str>, Arc<str>, Arc<str>, u32);
+/// (tool, rule, path, detail): an identical report of a finding without a line.
+type Identity = (Arc<str>, Arc<str>, Option<Arc<str>>, Arc<str>);
+
+#[derive(Debug, Default)]
+pub struct Deduper {
+    findings: Vec<Finding>,
+    tools: Vec<Vec<Arc<str>>>,
+    by_dependency: HashMap<(String, String, Arc<str>), usize>,
+    by_rule_line: HashMap<RuleLine, usize>,
+    by_family_line: HashMap<(Arc<str>, u32, &'static str), Vec<usize>>,
+    by_identity: HashMap<Identity, usize>,
+    raw: usize,
+}
+
+/// The result: unique findings, and how many raw reports went in.
+#[derive(Debug, Default)]
+pub struct Deduped {
+    pub findings: Vec<Finding>,
+    pub raw: usize,
+}
+
+impl Deduped {
+    pub fn merged(&self) -> usize {
+        self.raw - self.findings.len()
+    }
+}
+
+fn normalise_package(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace(['_', '.'], "-")
+}
+
+fn normalise_version(version: Option<&Arc<str>>) -> String {
+    version
+        .map(|v| v.trim().trim_start_matches('v').to_string())
+        .unwrap_or_default()
+}
+
+impl Deduper {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one raw finding, merging it into an earlier one when it is the same problem.
+    pub fn add(&mut self, finding: Finding) {
+        self.raw += 1;
+        let target = if finding.package.is_some() && !finding.ids.is_empty() {
+            self.dependency_match(&finding)
+        } else if let (Some(path), Some(line)) = (finding.path.clone(), finding.start_line()) {
+            self.line_match(&finding, path, line)
+        } else {
+            self.identity_match(&finding)
+        };
+        match target {
+            Some(index) => self.merge(index, finding),
+            None => self.insert(finding),
+        }
+    }
+
+    pub fn finish(self) -> Deduped {
+        Deduped {
+            findings: self.findings,
+            raw: self.raw,
+        }
+    }
+
+    fn dependency_keys(finding: &Finding) -> Vec<(String, String, Arc<str>)> {
+        let Some(package) = &finding.package else {
+            return Vec::new();
+        };
+        let name = normalise_package(&package.name);
+        let version = normalise_version(package.version.as_ref());
+        finding
+            .ids
+            .iter()
+            .map(|id| (name.clone(), version.clone(), id.clone()))
+            .collect()
+    }
+
+    fn dependency_match(&self, finding: &Finding) -> Option<usize> {
+        Self::dependency_keys(finding)
+            .iter()
+            .find_map(|key| self.by_dependency.get(key).copied())
+    }
+
+    fn line_match(&self, finding: &Finding, path: Arc<str>, line: u32) -> Option<usize> {
+        let same_rule = (
+            finding.tool.clone(),
+            finding.rule.clone(),
+            path.clone(),
+            line,
+        );
+        if let Some(index) = self.by_rule_line.get(&same_rule) {
+            return Some(*index);
+        }
+        let family = family(finding)?;
+        self.by_family_line
+            .get(&(path, line, family))?
+            .iter()
+            .copied()
+            .find(|i| !self.tools[*i].contains(&finding.tool))
+    }
+
+    fn identity_key(finding: &Finding) -> Identity {
+        let detail = finding
+            .tool_fingerprint
+            .clone()
+            .unwrap_or_else(|| finding.message.clone());
+        (
+            finding.tool.clone(),
+            finding.rule.clone(),
+            finding.path.clone(),
+            detail,
+        )
+    }
+
+    fn identity_match(&self, finding: &Finding) -> Option<usize> {
+        self.by_identity.get(&Self::identity_key(finding)).copied()
+    }
+
+    fn register(&mut self, index: usize, finding: &Finding) {
+        for key in Self::dependency_keys(finding) {
+            self.by_dependency.entry(key).or_insert(index);
+        }
+        if let (Some(path), Some(line)) = (finding.path.clone(), finding.start_line()) {
+            let key = (
+                finding.tool.clone(),
+                finding.rule.clone(),
+                path.clone(),
+                line,
+            );
+            self.by_rule_line.entry(key).or_insert(index);
+            if let Some(family) = family(finding) {
+                let clusters = self.by_family_line.entry((path, line, family)).or_default();
+                if !clusters.contains(&index) {
+                    clusters.push(index);
+                }
+            }
+        }
+        // Only findings without a line or package are matched by identity; keeping the key for
+        // the others would cost memory on large reports for nothing.
+        let located = finding.path.is_some() && finding.start_line().is_some();
+        let dependency = finding.package.is_some() && !finding.ids.is_empty();
+        if !located && !dependency {
+            self.by_identity
+                .entry(Self::identity_key(finding))
+                .or_insert(index);
+        }
+    }
+
+    fn insert(&mut self, finding: Finding) {
+        let index = self.findings.len();
+        self.register(index, &finding);
+        self.tools.push(vec![finding.tool.clone()]);
+        self.findings.push(finding);
+    }
+
+    fn merge(&mut self, index: usize, other: Finding) {
+        self.register(index, &other);
+        if !self.tools[index].contains(&other.tool) {
+            self.tools[index].push(other.tool.clone());
+        }
+        let kept = &mut self.findings[index];
+        kept.occurrences += other.occurrences;
+        if other.severity > kept.severity {
+            kept.severity = other.severity;
+        }
+        kept.score = match (kept.score, other.score) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for id in other.ids {
+            if !kept.ids.contains(&id) {
+                kept.ids.push(id);
+            }
+        }
+        for cwe in other.cwes {
+            if !kept.cwes.contains(&cwe) {
+                kept.cwes.push(cwe);
+            }
+        }
+        let label = format!("{}:{}", other.tool, other.rule);
+        let same = other.tool == kept.tool && other.rule == kept.rule;
+        if !same && !kept.also_reported_by.contains(&label) {
+            kept.also_reported_by.push(label);
+        }
+        if kept.path.is_none() {
+            kept.path = other.path;
+            kept.region = other.region;
+        }
+    }
+}
+
+/// Deduplicates a batch of findings.
+pub fn dedupe(findings: impl IntoIterator<Item = Finding>) -> Deduped {
+    let mut deduper = Deduper::new();
+    findings.into_iter().for_each(|f| deduper.add(f));
+    deduper.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::model::{Package, Region, Severity};
+
+    fn code(tool: &str, rule: &str, line: u64) -> Finding {
+        let mut f = Finding::new(tool.into(), rule.into(), Severity::Medium, "m".into());
+        f.path = Some("app/main.py".into());
+        f.region = Region::line(line);
+        f
+    }
+
+    fn dep(tool: &str, ids: &[&str], version: &str) -> Finding {
+        let mut f = Finding::new(tool.into(), ids[0].into(), Severity::High, "m".into());
+        f.ids = ids.iter().map(|i| Arc::from(*i)).collect();
+        f.package = Some(Package {
+            name: "Django".into(),
+            version: Some(version.into()),
+            fixed: None,
+        });
+        f
+    }
+
+    #[test]
+    fn same_line_same_family_across_tools_merges() {
+        let d = dedupe([
+            code("bandit", "B602", 16),
+            code("semgrep", "subprocess-shell-true", 16),
+        ]);
+        assert_eq!(d.findings.len(), 1);
+        assert_eq!(
+            d.findings[0].also_reported_by,
+            vec!["semgrep:subprocess-shell-true"]
+        );
+        assert_eq!(d.merged(), 1);
+    }
+
+    #[test]
+    fn distinct_problems_on_one_line_stay_apart() {
+        let d = dedupe([
+            code("bandit", "B501", 37),
+            code("bandit", "B113", 37),
+            code("semgrep", "requests-verify-false", 37),
+        ]);
+        assert_eq!(d.findings.len(), 2);
+        let d = dedupe([
+            code("bandit", "B105", 10),
+            code("bandit", "B106", 10),
+            code("semgrep", "hardcoded-password", 10),
+        ]);
+        assert_eq!(
+            d.findings.len(),
+            2,
+            "one semgrep finding merges into one bandit finding"
+        );
+        let d = dedupe([
+            code("bandit", "B602", 16),
+            code("semgrep", "subprocess-shell-true", 17),
+        ]);
+        assert_eq!(d.findings.len(), 2);
+    }
+
+    #[test]
+    fn same_cve_same_package_merges_across_tools_and_aliases() {
+        let d = dedupe([
+            dep("trivy", &["CVE-2021-1"], "1.2"),
+            dep("grype", &["GHSA-x", "CVE-2021-1"], "1.2"),
+            dep("pip-audit", &["PYSEC-1", "GHSA-x"], "v1.2"),
+        ]);
+        assert_eq!(d.findings.len(), 1);
+        assert_eq!(d.findings[0].occurrences, 3);
+        let d = dedupe([
+            dep("trivy", &["CVE-2021-1"], "1.2"),
+            dep("grype", &["CVE-2021-1"], "1.3"),
+        ]);
+        assert_eq!(d.findings.len(), 2, "another version is another finding");
+    }
+
+    #[test]
+    fn merged_severity_is_the_highest() {
+        let mut low = code("bandit", "B602", 1);
+        low.severity = Severity::Low;
+        let mut high = code("semgrep", "shell-true", 1);
+        high.severity = Severity::High;
+        assert_eq!(dedupe([low, high]).findings[0].severity, Severity::High);
+    }
+}

@@ -1,0 +1,487 @@
+//! SARIF 2.1.0 from any tool (bandit's two writers, semgrep, trivy, checkov, hadolint,
+//! gitleaks, CodeQL, Snyk Code…): one tool per run, named by `tool.driver.name`.
+//!
+//! Severity: `security-severity` (result, then rule) by GitHub's bands when present; else the
+//! result's `level`, then the rule's `defaultConfiguration.level`, then `warning`:
+//! error → high, warning → medium, note → low, none → info. Checkov marks every result
+//! `error` when it has no platform key, so checkov results without a `security-severity`
+//! are medium, as in its JSON. Results the tool itself suppressed (`suppressions`), results of
+//! kind `pass`/`notApplicable` and results of baseline state `absent` are not findings.
+//! Execution notifications at level error or warning, and `executionSuccessful: false`,
+//! are scanner issues.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::lenient;
+use super::{Ctx, Input, read_json};
+use crate::scan::model::{Package, Region, Severity, cwes_in};
+
+#[derive(Deserialize)]
+struct Log {
+    #[serde(default, deserialize_with = "lenient::seq")]
+    runs: Vec<Run>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Run {
+    tool: Tool,
+    #[serde(deserialize_with = "lenient::seq")]
+    results: Vec<SarifResult>,
+    #[serde(deserialize_with = "lenient::seq")]
+    invocations: Vec<Invocation>,
+    #[serde(deserialize_with = "lenient::seq")]
+    artifacts: Vec<Artifact>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Tool {
+    driver: Driver,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Driver {
+    #[serde(deserialize_with = "lenient::text")]
+    name: String,
+    #[serde(deserialize_with = "lenient::seq")]
+    rules: Vec<Rule>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Text {
+    #[serde(deserialize_with = "lenient::text")]
+    text: String,
+    #[serde(deserialize_with = "lenient::text")]
+    markdown: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Rule {
+    #[serde(deserialize_with = "lenient::text")]
+    id: String,
+    #[serde(deserialize_with = "lenient::text")]
+    name: String,
+    short_description: Option<Text>,
+    full_description: Option<Text>,
+    help: Option<Text>,
+    #[serde(deserialize_with = "lenient::text")]
+    help_uri: String,
+    default_configuration: Option<Configuration>,
+    properties: Option<Properties>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Configuration {
+    #[serde(deserialize_with = "lenient::text")]
+    level: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Properties {
+    #[serde(rename = "security-severity", deserialize_with = "lenient::score")]
+    security_severity: Option<f64>,
+    #[serde(deserialize_with = "lenient::strings")]
+    tags: Vec<String>,
+    #[serde(deserialize_with = "lenient::strings")]
+    cwe: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SarifResult {
+    #[serde(deserialize_with = "lenient::text")]
+    rule_id: String,
+    rule_index: Option<usize>,
+    rule: Option<RuleReference>,
+    #[serde(deserialize_with = "lenient::text")]
+    level: String,
+    #[serde(deserialize_with = "lenient::text")]
+    kind: String,
+    #[serde(deserialize_with = "lenient::text")]
+    baseline_state: String,
+    message: Text,
+    #[serde(deserialize_with = "lenient::seq")]
+    locations: Vec<Location>,
+    #[serde(deserialize_with = "lenient::seq")]
+    suppressions: Vec<Suppression>,
+    fingerprints: Option<BTreeMap<String, serde_json::Value>>,
+    partial_fingerprints: Option<BTreeMap<String, serde_json::Value>>,
+    properties: Option<Properties>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RuleReference {
+    #[serde(deserialize_with = "lenient::text")]
+    id: String,
+    index: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Suppression {
+    #[serde(deserialize_with = "lenient::text")]
+    status: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Location {
+    physical_location: Option<PhysicalLocation>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct PhysicalLocation {
+    artifact_location: Option<ArtifactLocation>,
+    region: Option<SarifRegion>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ArtifactLocation {
+    #[serde(deserialize_with = "lenient::text")]
+    uri: String,
+    index: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Artifact {
+    location: Option<ArtifactLocation>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SarifRegion {
+    #[serde(deserialize_with = "lenient::number")]
+    start_line: u64,
+    #[serde(deserialize_with = "lenient::number")]
+    start_column: u64,
+    #[serde(deserialize_with = "lenient::number")]
+    end_line: u64,
+    #[serde(deserialize_with = "lenient::number")]
+    end_column: u64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Invocation {
+    execution_successful: Option<bool>,
+    #[serde(deserialize_with = "lenient::seq")]
+    tool_execution_notifications: Vec<Notification>,
+    #[serde(deserialize_with = "lenient::seq")]
+    tool_configuration_notifications: Vec<Notification>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Notification {
+    level: Option<String>,
+    message: Text,
+}
+
+pub fn parse(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
+    let log: Log = read_json(reader)?;
+    for run in log.runs {
+        parse_run(run, ctx);
+    }
+    Ok(())
+}
+
+/// Our name for a SARIF driver: the well-known tools by their usual short name.
+pub fn tool_name(driver: &str) -> String {
+    let lower = driver.trim().to_ascii_lowercase();
+    const KNOWN: [&str; 12] = [
+        "semgrep",
+        "bandit",
+        "trivy",
+        "checkov",
+        "hadolint",
+        "gitleaks",
+        "grype",
+        "codeql",
+        "snyk",
+        "govulncheck",
+        "dependency-check",
+        "osv-scanner",
+    ];
+    if let Some(known) = KNOWN.iter().find(|k| lower.contains(*k)) {
+        return known.to_string();
+    }
+    let name: String = lower
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let name = name.trim_matches('-').to_string();
+    if name.is_empty() {
+        "sarif".into()
+    } else {
+        name
+    }
+}
+
+/// Semgrep prefixes rule ids with the rule file's directory (`sample-app.rules.x` vs
+/// `rules.x` depending on where it ran); only the last segment identifies the rule.
+pub fn normalise_rule(tool: &str, rule: &str) -> String {
+    match tool {
+        "semgrep" => rule.rsplit('.').next().unwrap_or(rule).to_string(),
+        _ => rule.to_string(),
+    }
+}
+
+fn parse_run(run: Run, ctx: &mut Ctx) {
+    let tool = ctx
+        .forced_tool
+        .clone()
+        .filter(|t| t != "sarif")
+        .unwrap_or_else(|| tool_name(&run.tool.driver.name));
+    ctx.saw_tool(&tool);
+    report_invocations(&run.invocations, &tool, ctx);
+    let rules = &run.tool.driver.rules;
+    for result in run.results {
+        if is_not_a_finding(&result) {
+            continue;
+        }
+        let rule = find_rule(rules, &result);
+        convert(result, rule, &run.artifacts, &tool, ctx);
+    }
+}
+
+fn report_invocations(invocations: &[Invocation], tool: &str, ctx: &mut Ctx) {
+    for invocation in invocations {
+        if invocation.execution_successful == Some(false) {
+            ctx.issue(
+                tool,
+                "the tool reported that its run did not succeed (executionSuccessful: false)",
+            );
+        }
+        let notes = invocation
+            .tool_execution_notifications
+            .iter()
+            .chain(&invocation.tool_configuration_notifications);
+        for note in notes {
+            let level = note.level.as_deref().unwrap_or("warning");
+            if level == "error" || level == "warning" {
+                ctx.issue(tool, format!("{level}: {}", note.message.text.trim()));
+            }
+        }
+    }
+}
+
+fn is_not_a_finding(result: &SarifResult) -> bool {
+    let suppressed = result
+        .suppressions
+        .iter()
+        .any(|s| s.status.is_empty() || s.status == "accepted");
+    suppressed
+        || matches!(result.kind.as_str(), "pass" | "notApplicable")
+        || result.baseline_state == "absent"
+}
+
+fn find_rule<'r>(rules: &'r [Rule], result: &SarifResult) -> Option<&'r Rule> {
+    let index = result
+        .rule_index
+        .or_else(|| result.rule.as_ref().and_then(|r| r.index));
+    let id = if result.rule_id.is_empty() {
+        result.rule.as_ref().map(|r| r.id.as_str()).unwrap_or("")
+    } else {
+        result.rule_id.as_str()
+    };
+    index
+        .and_then(|i| rules.get(i))
+        .filter(|r| id.is_empty() || r.id == id)
+        .or_else(|| rules.iter().find(|r| r.id == id))
+}
+
+fn severity(
+    tool: &str,
+    result: &SarifResult,
+    rule: Option<&Rule>,
+) -> (Severity, String, Option<f64>) {
+    let score = result
+        .properties
+        .as_ref()
+        .and_then(|p| p.security_severity)
+        .or_else(|| rule.and_then(|r| r.properties.as_ref()?.security_severity))
+        .filter(|s| (0.0..=10.0).contains(s));
+    if let Some(score) = score {
+        return (
+            Severity::from_score(score),
+            format!("security-severity {score}"),
+            Some(score),
+        );
+    }
+    let level = Some(result.level.as_str())
+        .filter(|l| !l.is_empty())
+        .or_else(|| {
+            rule.and_then(|r| r.default_configuration.as_ref())
+                .map(|c| c.level.as_str())
+        })
+        .filter(|l| !l.is_empty())
+        .unwrap_or("warning");
+    let severity = match level {
+        _ if tool == "checkov" => Severity::Medium,
+        "error" => Severity::High,
+        "note" => Severity::Low,
+        "none" => Severity::Info,
+        _ => Severity::Medium,
+    };
+    (severity, level.to_string(), None)
+}
+
+fn convert(
+    result: SarifResult,
+    rule: Option<&Rule>,
+    artifacts: &[Artifact],
+    tool: &str,
+    ctx: &mut Ctx,
+) {
+    let raw_rule = if !result.rule_id.is_empty() {
+        result.rule_id.clone()
+    } else if let Some(r) = rule {
+        r.id.clone()
+    } else {
+        result
+            .rule
+            .as_ref()
+            .map(|r| r.id.clone())
+            .unwrap_or_default()
+    };
+    let rule_id = normalise_rule(tool, &raw_rule);
+    let (severity, tool_severity, score) = severity(tool, &result, rule);
+    let message = if result.message.text.trim().is_empty() {
+        result.message.markdown.clone()
+    } else {
+        result.message.text.clone()
+    };
+    let message = if message.trim().is_empty() {
+        rule.and_then(|r| r.short_description.as_ref())
+            .map(|t| t.text.clone())
+            .unwrap_or_default()
+    } else {
+        message
+    };
+    let mut finding = ctx.finding(tool, &rule_id, severity, &message);
+    finding.tool_severity = ctx.s(&tool_severity);
+    finding.score = score;
+    if let Some(rule) = rule {
+        describe_rule(&mut finding, rule, ctx);
+    }
+    locate(&mut finding, &result, artifacts, ctx);
+    let mut ids: Vec<_> = [raw_rule.as_str()]
+        .into_iter()
+        .filter(|id| id.starts_with("CVE-") || id.starts_with("GHSA-") || id.starts_with("GO-"))
+        .map(|id| ctx.s(id))
+        .collect();
+    super::order_ids(&mut ids);
+    finding.ids = ids;
+    if tool == "trivy" {
+        finding.package = package_from_message(&message, ctx);
+    }
+    finding.tool_fingerprint = tool_fingerprint(&result).map(|f| ctx.s(&f));
+    ctx.push(finding);
+}
+
+fn describe_rule(finding: &mut crate::scan::model::Finding, rule: &Rule, ctx: &mut Ctx) {
+    let short = rule
+        .short_description
+        .as_ref()
+        .map(|t| t.text.as_str())
+        .filter(|t| !t.trim().is_empty())
+        .or(Some(rule.name.as_str()));
+    finding.title = ctx.opt(short);
+    let full = rule
+        .full_description
+        .as_ref()
+        .map(|t| t.text.as_str())
+        .filter(|t| !t.trim().is_empty())
+        .or_else(|| rule.help.as_ref().map(|t| t.text.as_str()));
+    finding.description = ctx.opt(full);
+    finding.help_uri = ctx.opt(Some(&rule.help_uri));
+    if let Some(props) = &rule.properties {
+        let mut cwes: Vec<u32> = props
+            .tags
+            .iter()
+            .chain(&props.cwe)
+            .flat_map(|t| cwes_in(t))
+            .collect();
+        cwes.dedup();
+        finding.cwes = cwes;
+    }
+}
+
+fn locate(
+    finding: &mut crate::scan::model::Finding,
+    result: &SarifResult,
+    artifacts: &[Artifact],
+    ctx: &mut Ctx,
+) {
+    let Some(physical) = result
+        .locations
+        .first()
+        .and_then(|l| l.physical_location.as_ref())
+    else {
+        return;
+    };
+    if let Some(artifact) = &physical.artifact_location {
+        let uri = if artifact.uri.is_empty() {
+            artifact
+                .index
+                .and_then(|i| artifacts.get(i))
+                .and_then(|a| a.location.as_ref())
+                .map(|l| l.uri.as_str())
+                .unwrap_or("")
+        } else {
+            artifact.uri.as_str()
+        };
+        finding.path = ctx.path(uri);
+    }
+    if let Some(r) = &physical.region {
+        finding.region = Region::span(r.start_line, r.start_column, r.end_line, r.end_column);
+    }
+}
+
+fn tool_fingerprint(result: &SarifResult) -> Option<String> {
+    let real = |v: &serde_json::Value| {
+        v.as_str()
+            .filter(|s| !s.is_empty() && *s != "requires login")
+            .map(str::to_string)
+    };
+    if let Some(value) = result
+        .fingerprints
+        .as_ref()
+        .and_then(|f| f.values().find_map(real))
+    {
+        return Some(value);
+    }
+    let partial = result.partial_fingerprints.as_ref()?;
+    let joined: Vec<String> = partial
+        .iter()
+        .filter_map(|(k, v)| real(v).map(|v| format!("{k}:{v}")))
+        .collect();
+    (!joined.is_empty()).then(|| joined.join("|"))
+}
+
+/// Trivy's SARIF puts the package in the message (`Package: x` / `Installed Version: y`).
+fn package_from_message(message: &str, ctx: &mut Ctx) -> Option<Package> {
+    let field = |name: &str| {
+        message
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))
+    };
+    let name = field("Package:")?;
+    Some(Package {
+        name: ctx.s(&name),
+        version: ctx.opt(field("Installed Version:").as_deref()),
+        fixed: ctx.opt(field("Fixed Version:").as_deref()),
+    })
+}
