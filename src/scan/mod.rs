@@ -304,15 +304,18 @@ fn announce(outcome: &render::Outcome, args: &SecurityScanArgs) {
 
 fn set_outputs(outcome: &render::Outcome, args: &SecurityScanArgs) -> Result<()> {
     let mut outputs = Outputs::new();
-    outputs.set("passed", outcome.verdict.passed.to_string())?;
+    let verdict = if outcome.verdict.passed { "passed" } else { "failed" };
+    outputs.set("verdict", verdict)?;
     outputs.set("reason", &outcome.verdict.reason)?;
     outputs.set("findings", outcome.findings.len().to_string())?;
-    outputs.set("raw", outcome.raw.to_string())?;
-    outputs.set("merged", (outcome.raw - outcome.findings.len()).to_string())?;
+    outputs.set("raw_findings", outcome.raw.to_string())?;
+    outputs.set("duplicates", (outcome.raw - outcome.findings.len()).to_string())?;
     for (severity, count) in render::by_severity(outcome.findings) {
         outputs.set(severity, count.to_string())?;
     }
-    outputs.set("scanner_errors", outcome.issues.len().to_string())?;
+    let mut failed: Vec<&str> = outcome.issues.iter().map(|i| i.tool.as_str()).collect();
+    failed.dedup();
+    outputs.set("failed_scanners", failed.join(","))?;
     outputs.set("sarif", args.sarif_output.display().to_string())?;
     if let Some(path) = &args.json_output {
         outputs.set("json", path.display().to_string())?;
