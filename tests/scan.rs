@@ -806,7 +806,7 @@ fn fresh_output_of_real_scanners_on_the_sample_app_is_aggregated_and_deduplicate
 
     let outputs = std::fs::read_to_string(outputs).unwrap();
     assert!(
-        outputs.contains("passed=false\n") && outputs.contains(&format!("raw={raw}\n")),
+        outputs.contains("verdict=failed\n") && outputs.contains(&format!("raw_findings={raw}\n")),
         "{outputs}"
     );
     let summary = std::fs::read_to_string(summary).unwrap();
