@@ -304,12 +304,19 @@ fn announce(outcome: &render::Outcome, args: &SecurityScanArgs) {
 
 fn set_outputs(outcome: &render::Outcome, args: &SecurityScanArgs) -> Result<()> {
     let mut outputs = Outputs::new();
-    let verdict = if outcome.verdict.passed { "passed" } else { "failed" };
+    let verdict = if outcome.verdict.passed {
+        "passed"
+    } else {
+        "failed"
+    };
     outputs.set("verdict", verdict)?;
     outputs.set("reason", &outcome.verdict.reason)?;
     outputs.set("findings", outcome.findings.len().to_string())?;
     outputs.set("raw_findings", outcome.raw.to_string())?;
-    outputs.set("duplicates", (outcome.raw - outcome.findings.len()).to_string())?;
+    outputs.set(
+        "duplicates",
+        (outcome.raw - outcome.findings.len()).to_string(),
+    )?;
     for (severity, count) in render::by_severity(outcome.findings) {
         outputs.set(severity, count.to_string())?;
     }
