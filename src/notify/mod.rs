@@ -229,29 +229,7 @@ fn webhook(input: &str, value: &Option<Secret>) -> crate::error::Result<Option<S
             "pass the whole webhook URL the chat gave you, from a repository secret",
         ));
     }
-    mask_credential_parts(url);
     Ok(Some(secret.clone()))
-}
-
-/// The whole URL is masked already; its credential parts (the query values such as `key` or
-/// `access_token`, and the last path segment that Feishu and Slack use as the token) are
-/// masked on their own too, so a part quoted alone is hidden as well.
-fn mask_credential_parts(url: &str) {
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return;
-    };
-    // Short, ordinary values (`send`, `true`) are not credentials, and masking them would star
-    // out ordinary words everywhere; tokens are long.
-    let credential = |value: &str| value.len() >= 12;
-    parsed
-        .query_pairs()
-        .filter(|(_, value)| credential(value))
-        .for_each(|(_, value)| crate::runner::mask::register(&value));
-    if let Some(last) = parsed.path_segments().and_then(|mut s| s.next_back())
-        && credential(last)
-    {
-        crate::runner::mask::register(last);
-    }
 }
 
 fn signing_secret(

@@ -13,8 +13,10 @@ fn registry() -> &'static Mutex<Vec<String>> {
 /// Registers a secret. Each line of a multi-line secret is masked on its own too, the way the
 /// runner does it, because the runner masks line by line.
 pub fn register(secret: &str) {
+    let url_parts = url_credential_parts(secret.trim());
     let mut parts: Vec<&str> = vec![secret.trim()];
     parts.extend(secret.lines().map(str::trim));
+    parts.extend(url_parts.iter().map(String::as_str));
     let mut secrets = registry().lock().unwrap_or_else(|e| e.into_inner());
     for part in parts {
         // Masking one- or two-character values would star out ordinary text everywhere.
@@ -30,6 +32,31 @@ pub fn register(secret: &str) {
             let _ = writeln!(out, "::add-mask::{}", super::command::escape_data(part));
         }
     }
+}
+
+/// The credential parts of a secret URL (a webhook): its long query values (`key`,
+/// `access_token`) and its last path segment (the token of Feishu and Slack hooks), so a part
+/// quoted on its own is hidden as well. Short values (`send`, `true`) are ordinary words, not
+/// credentials, and masking them would star out text everywhere.
+fn url_credential_parts(secret: &str) -> Vec<String> {
+    let Ok(url) = reqwest::Url::parse(secret) else {
+        return Vec::new();
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Vec::new();
+    }
+    let credential = |value: &str| value.len() >= 12;
+    let mut parts: Vec<String> = url
+        .query_pairs()
+        .map(|(_, value)| value.into_owned())
+        .filter(|value| credential(value))
+        .collect();
+    if let Some(last) = url.path_segments().and_then(|mut s| s.next_back())
+        && credential(last)
+    {
+        parts.push(last.to_string());
+    }
+    parts
 }
 
 /// Replaces every registered secret in `text` by `***`.
@@ -53,6 +80,17 @@ mod tests {
         register("first-line-secret\nsecond-line-secret");
         let text = redact("a first-line-secret b second-line-secret c");
         assert_eq!(text, "a *** b *** c");
+    }
+
+    #[test]
+    fn masks_the_token_parts_of_a_secret_url() {
+        register(
+            "https://hooks.example.com/services/T0/B0/slacktokenvalue123?access_token=dingtokenvalue456&x=1",
+        );
+        assert_eq!(
+            redact("slacktokenvalue123 dingtokenvalue456 x=1"),
+            "*** *** x=1"
+        );
     }
 
     #[test]
