@@ -1,1 +1,560 @@
-//! Tests for this part arrive with its change.
+//! release-semver: the 26 edge-case probes of the reference on real git repositories, the
+//! action end to end through the binary, and the replay of real release histories.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use clap::Parser;
+use deploy_tcb::cli::{Cli, Command as Sub};
+use deploy_tcb::release::{self, Request};
+
+use crate::support::{self, release_git::TestRepo};
+
+fn request(repo: &TestRepo, extra: &[&str]) -> Request {
+    let mut argv = vec![
+        "deploy-tcb".to_string(),
+        "release-semver".into(),
+        "--path".into(),
+        repo.path().display().to_string(),
+    ];
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    let Sub::ReleaseSemver(args) = Cli::try_parse_from(argv).expect("arguments").command else {
+        unreachable!("release-semver parses as release-semver")
+    };
+    Request::from_args(args).expect("valid inputs")
+}
+
+/// The version the plan would release, `None` for no release.
+fn next(repo: &TestRepo, extra: &[&str]) -> Option<String> {
+    let plan = release::plan(&repo.repo, &request(repo, extra)).expect("plan");
+    plan.releases()
+        .then(|| plan.decision.version.expect("a version").to_string())
+}
+
+/// `chore: init` tagged `base`, then `messages` oldest first.
+fn scenario(base: Option<&str>, messages: &[&str]) -> TestRepo {
+    let mut repo = TestRepo::new();
+    repo.commit("chore: init");
+    if let Some(tag) = base {
+        repo.tag(tag);
+    }
+    for message in messages {
+        repo.commit(message);
+    }
+    repo
+}
+
+/// The reference's 26 probes (base tag v1.2.3 unless noted), with our documented answer.
+/// Where we differ from the Conventional Commits reading, docs/release-semver.md says why.
+#[test]
+fn the_26_probes() {
+    let b = Some("v1.2.3");
+    let table: Vec<(&str, TestRepo, &[&str], Option<&str>)> = vec![
+        ("fix", scenario(b, &["fix: a"]), &[], Some("1.2.4")),
+        ("feat", scenario(b, &["feat: a"]), &[], Some("1.3.0")),
+        ("perf", scenario(b, &["perf: a"]), &[], Some("1.2.4")),
+        (
+            "feat-scope",
+            scenario(b, &["feat(api): a"]),
+            &[],
+            Some("1.3.0"),
+        ),
+        ("bang-only", scenario(b, &["feat!: a"]), &[], Some("2.0.0")),
+        (
+            "bang-scope-refactor",
+            scenario(b, &["refactor(core)!: a"]),
+            &[],
+            Some("2.0.0"),
+        ),
+        (
+            "footer-BREAKING-CHANGE",
+            scenario(b, &["fix: a\n\nBREAKING CHANGE: b"]),
+            &[],
+            Some("2.0.0"),
+        ),
+        (
+            "footer-BREAKING-hyphen",
+            scenario(b, &["fix: a\n\nBREAKING-CHANGE: b"]),
+            &[],
+            Some("2.0.0"),
+        ),
+        (
+            "footer-lowercase",
+            scenario(b, &["fix: a\n\nbreaking change: b"]),
+            &[],
+            Some("1.2.4"),
+        ),
+        (
+            "breaking-nonconv-header",
+            scenario(b, &["Remove the old API\n\nBREAKING CHANGE: gone"]),
+            &[],
+            Some("2.0.0"),
+        ),
+        (
+            "chore-docs-only",
+            scenario(b, &["chore: a", "docs: b"]),
+            &[],
+            None,
+        ),
+        (
+            "nonconventional-only",
+            scenario(b, &["Update README", "tweak"]),
+            &[],
+            None,
+        ),
+        (
+            "uppercase-type",
+            scenario(b, &["Feat: a"]),
+            &[],
+            Some("1.3.0"),
+        ),
+        ("no-space-after-colon", scenario(b, &["fix:a"]), &[], None),
+        (
+            "revert-of-released-feat",
+            revert_of_released(),
+            &[],
+            Some("1.2.4"),
+        ),
+        ("feat-and-its-revert", feat_and_its_revert(), &[], None),
+        (
+            "squash-nonconv-header-bullets",
+            scenario(b, &["Add templates (#547)\n\n* feat: add x\n* fix: y"]),
+            &[],
+            None,
+        ),
+        (
+            "squash-nonconv-header-bullets (squash_entries)",
+            scenario(b, &["Add templates (#547)\n\n* feat: add x\n* fix: y"]),
+            &["--squash-entries"],
+            Some("1.3.0"),
+        ),
+        (
+            "squash-body-paragraph",
+            scenario(b, &["fix: a (#5)\n\nfeat: second entry"]),
+            &[],
+            Some("1.2.4"),
+        ),
+        (
+            "squash-body-paragraph (squash_entries)",
+            scenario(b, &["fix: a (#5)\n\nfeat: second entry"]),
+            &["--squash-entries"],
+            Some("1.3.0"),
+        ),
+        ("merge-commit", merge_commit(), &[], Some("1.3.0")),
+        (
+            "pre1.0-feat",
+            scenario(Some("v0.3.1"), &["feat: a"]),
+            &["--breaking-pre-major", "major"],
+            Some("0.4.0"),
+        ),
+        (
+            "pre1.0-feat (feature_pre_major=patch)",
+            scenario(Some("v0.3.1"), &["feat: a"]),
+            &["--feature-pre-major", "patch"],
+            Some("0.3.2"),
+        ),
+        (
+            "pre1.0-breaking (breaking_pre_major=major)",
+            scenario(Some("v0.3.1"), &["feat!: a"]),
+            &["--breaking-pre-major", "major"],
+            Some("1.0.0"),
+        ),
+        (
+            "pre1.0-breaking (default minor)",
+            scenario(Some("v0.3.1"), &["feat!: a"]),
+            &[],
+            Some("0.4.0"),
+        ),
+        (
+            "prerelease-last-fix",
+            scenario(Some("v1.2.0-rc.1"), &["fix: a"]),
+            &[],
+            Some("1.2.0"),
+        ),
+        (
+            "prerelease-last-fix (prerelease=rc)",
+            scenario(Some("v1.2.0-rc.1"), &["fix: a"]),
+            &["--prerelease", "rc"],
+            Some("1.2.0-rc.2"),
+        ),
+        (
+            "build-metadata-tag",
+            scenario(Some("v1.2.3+build.7"), &["fix: a"]),
+            &[],
+            Some("1.2.4"),
+        ),
+        (
+            "no-v-prefix-tag",
+            scenario(Some("1.2.3"), &["fix: a"]),
+            &[],
+            Some("1.2.4"),
+        ),
+        (
+            "first-release-no-tag",
+            scenario(None, &["fix: a"]),
+            &[],
+            Some("0.1.0"),
+        ),
+        (
+            "first-release-no-tag (initial 1.0.0)",
+            scenario(None, &["fix: a"]),
+            &["--initial-version", "1.0.0"],
+            Some("1.0.0"),
+        ),
+        (
+            "skip-release-marker",
+            scenario(b, &["feat: a [skip release]"]),
+            &[],
+            None,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, repo, extra, expected) in &table {
+        let got = next(repo, extra);
+        if got.as_deref() != *expected {
+            failures.push(format!("{name}: expected {expected:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+fn revert_of_released() -> TestRepo {
+    let mut repo = TestRepo::new();
+    repo.commit("chore: init");
+    let feat = repo.commit("feat: add x");
+    repo.tag("v1.2.3");
+    repo.commit(&format!(
+        "Revert \"feat: add x\"\n\nThis reverts commit {feat}."
+    ));
+    repo
+}
+
+fn feat_and_its_revert() -> TestRepo {
+    let mut repo = scenario(Some("v1.2.3"), &[]);
+    let feat = repo.commit("feat: add x (#3)");
+    repo.commit(&format!(
+        "Revert \"feat: add x (#3)\" (#4)\n\nThis reverts commit {feat}."
+    ));
+    repo
+}
+
+fn merge_commit() -> TestRepo {
+    let mut repo = scenario(Some("v1.2.3"), &[]);
+    let base = repo.head().unwrap();
+    let side = repo.side_commit(base, "feat: on a branch");
+    repo.commit("chore: on main");
+    repo.merge(side, "Merge pull request #8 from o/branch");
+    repo
+}
+
+#[test]
+fn tags_must_be_reachable_and_the_highest_wins() {
+    let mut repo = scenario(Some("v1.0.0"), &["fix: a"]);
+    repo.tag("v1.0.1");
+    let base = repo.head().unwrap();
+    // A higher tag on a line HEAD does not contain is ignored.
+    let side = repo.side_commit(base, "feat: elsewhere");
+    repo.repo
+        .tag_lightweight("v9.0.0", &repo.repo.find_object(side, None).unwrap(), false)
+        .unwrap();
+    repo.commit("feat: here");
+    assert_eq!(next(&repo, &[]).as_deref(), Some("1.1.0"));
+    // Other prefixes are other components.
+    repo.tag("web-v5.0.0");
+    assert_eq!(next(&repo, &[]).as_deref(), Some("1.1.0"));
+    assert_eq!(next(&repo, &["--tag-prefix", "web-v"]), None);
+}
+
+#[test]
+fn prerelease_channel_then_graduation() {
+    let mut repo = scenario(Some("v1.2.3"), &["feat: a"]);
+    assert_eq!(
+        next(&repo, &["--prerelease", "rc"]).as_deref(),
+        Some("1.3.0-rc.1")
+    );
+    repo.tag("v1.3.0-rc.1");
+    assert_eq!(next(&repo, &["--prerelease", "rc"]), None);
+    repo.commit("fix: b");
+    assert_eq!(
+        next(&repo, &["--prerelease", "rc"]).as_deref(),
+        Some("1.3.0-rc.2")
+    );
+    repo.tag("v1.3.0-rc.2");
+    // A beta channel starts its own counter on the same core.
+    repo.commit("fix: c");
+    assert_eq!(
+        next(&repo, &["--prerelease", "beta"]).as_deref(),
+        Some("1.3.0-beta.1")
+    );
+    // A breaking change moves the channel to a new core.
+    repo.commit("feat!: d");
+    assert_eq!(
+        next(&repo, &["--prerelease", "rc"]).as_deref(),
+        Some("2.0.0-rc.1")
+    );
+    // The stable release graduates.
+    assert_eq!(next(&repo, &[]).as_deref(), Some("2.0.0"));
+}
+
+#[test]
+fn path_filters_keep_only_commits_that_touch_the_paths() {
+    let mut repo = scenario(Some("v1.0.0"), &[]);
+    repo.commit_file("services/web/app.py", "fix(web): a");
+    repo.commit_file("services/api/app.py", "feat(api): b");
+    assert_eq!(
+        next(&repo, &["--path-filters", "services/web"]).as_deref(),
+        Some("1.0.1")
+    );
+    assert_eq!(
+        next(&repo, &["--path-filters", "services/*/app.py"]).as_deref(),
+        Some("1.1.0")
+    );
+    assert_eq!(next(&repo, &["--path-filters", "docs"]), None);
+}
+
+#[test]
+fn release_as_input_and_footer() {
+    let repo = scenario(Some("v7.0.1"), &["feat!: a\n\nRelease-As: 7.1.0"]);
+    assert_eq!(next(&repo, &[]).as_deref(), Some("7.1.0"));
+    assert_eq!(
+        next(&repo, &["--release-as", "8.0.0"]).as_deref(),
+        Some("8.0.0")
+    );
+    let plan = release::plan(&repo.repo, &request(&repo, &["--release-as", "7.0.0"]));
+    let error = plan.expect_err("a version below the last release is refused");
+    assert!(error.to_string().contains("release_as"), "{error}");
+    // A stale footer is ignored with a warning.
+    let repo = scenario(Some("v7.0.1"), &["fix: a\n\nRelease-As: 6.0.0"]);
+    let plan = release::plan(&repo.repo, &request(&repo, &[])).unwrap();
+    assert_eq!(plan.decision.version.unwrap().to_string(), "7.0.2");
+    assert!(plan.warnings[0].contains("not above"));
+}
+
+#[test]
+fn non_conventional_commits_can_count_as_patches() {
+    let repo = scenario(Some("v1.0.0"), &["Update README"]);
+    assert_eq!(next(&repo, &[]), None);
+    assert_eq!(
+        next(&repo, &["--non-conventional", "patch"]).as_deref(),
+        Some("1.0.1")
+    );
+    assert_eq!(
+        next(&repo, &["--types", "feat:minor,fix:patch,*:patch"]),
+        None
+    );
+    let repo = scenario(Some("v1.0.0"), &["docs: x"]);
+    assert_eq!(
+        next(&repo, &["--types", "feat:minor,docs:patch"]).as_deref(),
+        Some("1.0.1")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the binary.
+
+struct Run {
+    output: Output,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+impl Run {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+}
+
+fn run_binary(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let files = tempfile::tempdir().unwrap();
+    let output_file = files.path().join("output");
+    let summary_file = files.path().join("summary");
+    let mut command = Command::new(support::binary());
+    command
+        .arg("release-semver")
+        .arg("--path")
+        .arg(repo)
+        .args(args)
+        .env("GITHUB_OUTPUT", &output_file)
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_REPOSITORY")
+        .env_remove("INPUT_GITHUB_TOKEN");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("the binary runs");
+    let raw = std::fs::read_to_string(&output_file).unwrap_or_default();
+    Run {
+        output,
+        outputs: parse_outputs(&raw),
+        summary: std::fs::read_to_string(&summary_file).unwrap_or_default(),
+    }
+}
+
+/// Reads `GITHUB_OUTPUT` (both the `k=v` and the heredoc forms).
+fn parse_outputs(raw: &str) -> BTreeMap<String, String> {
+    let mut outputs = BTreeMap::new();
+    let mut lines = raw.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
+            outputs.insert(name.to_string(), value.join("\n"));
+        } else if let Some((name, value)) = line.split_once('=') {
+            outputs.insert(name.to_string(), value.to_string());
+        }
+    }
+    outputs
+}
+
+#[test]
+fn binary_releases_then_a_rerun_does_nothing() {
+    let mut repo = scenario(
+        Some("v1.2.3"),
+        &["feat(api): add export (#12)", "fix: typo", "chore: tidy"],
+    );
+    repo.commit("feat!: drop v1\n\nBREAKING CHANGE: use v2");
+    let run = run_binary(repo.path(), &["--move-major-tag"], &[]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    assert_eq!(run.outputs["version"], "2.0.0");
+    assert_eq!(run.outputs["previous_version"], "1.2.3");
+    assert_eq!(run.outputs["bump"], "major");
+    assert_eq!(run.outputs["tag"], "v2.0.0");
+    assert_eq!(run.outputs["released"], "true");
+    let notes = &run.outputs["changelog"];
+    assert!(notes.starts_with("### ⚠ Breaking changes"), "{notes}");
+    assert!(notes.contains("### Features\n\n- **api:** add export (") && notes.contains("#12"));
+    assert!(!notes.contains("tidy"));
+    let head = repo.head().unwrap();
+    assert_eq!(repo.tag_target("v2.0.0"), Some((head, true)));
+    assert_eq!(repo.tag_target("v2"), Some((head, false)));
+    assert_eq!(repo.tag_target("v2.0"), Some((head, false)));
+    let changelog = std::fs::read_to_string(repo.path().join("CHANGELOG.md")).unwrap();
+    assert!(
+        changelog.contains("## [Unreleased]\n\n## [2.0.0] - "),
+        "{changelog}"
+    );
+    assert!(
+        run.summary.contains("## Released v2.0.0"),
+        "{}",
+        run.summary
+    );
+
+    let again = run_binary(repo.path(), &["--move-major-tag"], &[]);
+    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert_eq!(again.outputs["released"], "false");
+    assert_eq!(again.outputs["version"], "2.0.0");
+    assert!(
+        again.stdout().contains("already released as v2.0.0"),
+        "{}",
+        again.stdout()
+    );
+    let unchanged = std::fs::read_to_string(repo.path().join("CHANGELOG.md")).unwrap();
+    assert_eq!(unchanged, changelog);
+
+    // The next release moves the major and minor tags.
+    let fix = repo.commit("fix: after");
+    let third = run_binary(repo.path(), &["--move-major-tag"], &[]);
+    assert_eq!(third.outputs["version"], "2.0.1");
+    assert_eq!(repo.tag_target("v2"), Some((fix, false)));
+    let changelog = std::fs::read_to_string(repo.path().join("CHANGELOG.md")).unwrap();
+    assert!(changelog.find("## [2.0.1]").unwrap() < changelog.find("## [2.0.0]").unwrap());
+}
+
+#[test]
+fn binary_dry_run_writes_nothing() {
+    let repo = scenario(Some("v1.2.3"), &["feat: a"]);
+    let run = run_binary(repo.path(), &["--dry-run", "--move-major-tag"], &[]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.outputs["version"], "1.3.0");
+    assert_eq!(run.outputs["released"], "false");
+    assert!(
+        run.stdout()
+            .contains("would: create the annotated tag v1.3.0"),
+        "{}",
+        run.stdout()
+    );
+    assert!(run.stdout().contains("would: move v1 to"));
+    assert_eq!(repo.tag_target("v1.3.0"), None);
+    assert_eq!(repo.tag_target("v1"), None);
+    assert!(!repo.path().join("CHANGELOG.md").exists());
+}
+
+#[test]
+fn binary_reports_no_release() {
+    let repo = scenario(Some("v1.2.3"), &["chore: a"]);
+    let run = run_binary(repo.path(), &[], &[]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.outputs["released"], "false");
+    assert_eq!(run.outputs["bump"], "none");
+    assert_eq!(run.outputs["version"], "1.2.3");
+    assert_eq!(run.outputs["changelog"], "");
+    assert!(run.summary.contains("## No release"));
+}
+
+#[test]
+fn binary_reads_inputs_from_the_runner_environment() {
+    let repo = scenario(Some("v0.4.0"), &["feat: a"]);
+    let run = run_binary(
+        repo.path(),
+        &[],
+        &[
+            ("INPUT_FEATURE_PRE_MAJOR", "patch"),
+            ("INPUT_CHANGELOG_FILE", "docs/CHANGES.md"),
+            ("INPUT_DRY_RUN", "true"),
+        ],
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_eq!(run.outputs["version"], "0.4.1");
+    assert!(run.stdout().contains("docs/CHANGES.md"));
+}
+
+#[test]
+fn binary_rejects_bad_inputs_naming_them() {
+    let repo = scenario(Some("v1.0.0"), &["feat: a"]);
+    let cases: &[(&[&str], &str)] = &[
+        (&["--types", "feat"], "types"),
+        (&["--types", "feat:huge"], "types"),
+        (&["--initial-version", "one"], "initial_version"),
+        (&["--prerelease", "r.c"], "prerelease"),
+        (&["--release-as", "next"], "release_as"),
+        (&["--tag-prefix", "v 1"], "tag_prefix"),
+        (&["--changelog-file", "../outside.md"], "changelog_file"),
+    ];
+    for (args, input) in cases {
+        let run = run_binary(repo.path(), args, &[]);
+        assert_eq!(run.code(), 2, "{args:?}: {}", run.stderr());
+        let all = format!("{}{}", run.stdout(), run.stderr());
+        assert!(all.contains(&format!("`{input}`")), "{args:?}: {all}");
+        assert!(all.contains("Fix:"), "{args:?}: {all}");
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let run = run_binary(empty.path(), &[], &[]);
+    assert_eq!(run.code(), 2);
+    assert!(run.stderr().contains("`path`"), "{}", run.stderr());
+}
+
+#[test]
+fn binary_never_prints_the_token() {
+    let repo = scenario(Some("v1.0.0"), &["fix: a"]);
+    let token = "ghp_release_semver_secret_0123456789";
+    let run = run_binary(
+        repo.path(),
+        &["--dry-run", "--github-token", token],
+        &[("GITHUB_REPOSITORY", "o/r")],
+    );
+    let all = format!(
+        "{}{}{:?}{}",
+        run.stdout(),
+        run.stderr(),
+        run.outputs,
+        run.summary
+    );
+    assert!(!all.contains(token), "{all}");
+}
