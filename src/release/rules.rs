@@ -144,34 +144,73 @@ pub struct Analysis {
 
 /// Reads a range given newest first (git log order).
 pub fn analyse(commits: &[RawCommit], rules: &Rules) -> Analysis {
-    let mut analysis = Analysis::default();
-    let mut kept: Vec<Change> = Vec::with_capacity(commits.len());
+    let mut fold = Fold::default();
     // Oldest first, so a revert always comes after what it reverts.
-    for commit in commits.iter().rev() {
+    commits.iter().rev().for_each(|c| fold.land(c, rules));
+    fold.finish()
+}
+
+/// The level of the range at each commit as it lands (oldest first): where a release would
+/// already have been proposed had the action run there. The last item is `analyse(..).level`.
+pub fn levels_as_they_land(commits: &[RawCommit], rules: &Rules) -> Vec<Level> {
+    let mut fold = Fold::default();
+    commits
+        .iter()
+        .rev()
+        .map(|c| {
+            fold.land(c, rules);
+            fold.level()
+        })
+        .collect()
+}
+
+/// The state of a range read oldest first.
+#[derive(Default)]
+struct Fold {
+    kept: Vec<Change>,
+    cancelled: Vec<(String, String)>,
+    skipped: usize,
+}
+
+impl Fold {
+    fn land(&mut self, commit: &RawCommit, rules: &Rules) {
         let parsed = commit::parse(&commit.message, rules.squash_entries);
         if parsed.skip {
-            analysis.skipped += 1;
-            continue;
+            self.skipped += 1;
+            return;
         }
-        if let Some(position) = reverted_position(&parsed, &kept) {
-            let target = kept.remove(position);
-            analysis
-                .cancelled
-                .push((commit.id.clone(), target.commit.id));
-            continue;
+        if let Some(position) = reverted_position(&parsed, &self.kept) {
+            let target = self.kept.remove(position);
+            self.cancelled.push((commit.id.clone(), target.commit.id));
+            return;
         }
         let level = rules.level_of(commit, &parsed);
-        kept.push(Change {
+        self.kept.push(Change {
             commit: commit.clone(),
             parsed,
             level,
         });
     }
-    kept.reverse();
-    analysis.level = kept.iter().map(|c| c.level).max().unwrap_or(Level::None);
-    analysis.release_as = kept.iter().find_map(|c| c.parsed.release_as.clone());
-    analysis.changes = kept;
-    analysis
+
+    fn level(&self) -> Level {
+        self.kept
+            .iter()
+            .map(|c| c.level)
+            .max()
+            .unwrap_or(Level::None)
+    }
+
+    fn finish(mut self) -> Analysis {
+        let level = self.level();
+        self.kept.reverse();
+        Analysis {
+            level,
+            release_as: self.kept.iter().find_map(|c| c.parsed.release_as.clone()),
+            changes: self.kept,
+            cancelled: self.cancelled,
+            skipped: self.skipped,
+        }
+    }
 }
 
 /// Where the commit a revert undoes sits among the kept ones: by id first, then by header.
@@ -296,6 +335,13 @@ mod tests {
             Level::Minor
         );
         assert_eq!(level(&["Squash\n\n- feat!: drop y"], &patchy), Level::Major);
+    }
+
+    #[test]
+    fn levels_as_commits_land() {
+        let range = commits(&["fix: c", "feat: b", "chore: a"]);
+        let levels = levels_as_they_land(&range, &Rules::default());
+        assert_eq!(levels, vec![Level::None, Level::Minor, Level::Minor]);
     }
 
     #[test]
