@@ -798,3 +798,35 @@ fn replay_of_real_release_histories() {
     ];
     assert_eq!(table, expected);
 }
+
+#[test]
+fn whole_history_changelog() {
+    let mut repo = scenario(None, &["feat: first"]);
+    repo.tag("v0.1.0");
+    repo.commit("fix: second");
+    repo.commit("chore: hidden");
+    repo.tag("v0.1.1");
+    repo.commit("feat: third");
+    repo.tag("v0.2.0-rc.1");
+    repo.commit("docs: unreleased");
+    let links = Default::default();
+    let rules = Default::default();
+    let releases = release::history::releases(&repo.repo, "v", &rules, &links).unwrap();
+    let tags: Vec<(&str, Option<&str>, usize)> = releases
+        .iter()
+        .map(|r| (r.tag.as_str(), r.previous_tag.as_deref(), r.commits))
+        .collect();
+    assert_eq!(
+        tags,
+        vec![
+            ("v0.1.0", None, 2),
+            ("v0.1.1", Some("v0.1.0"), 2),
+            ("v0.2.0-rc.1", Some("v0.1.1"), 1)
+        ]
+    );
+    let changelog = release::history::changelog(&releases, &links);
+    let newest = changelog.find("## [0.2.0-rc.1]").unwrap();
+    let oldest = changelog.find("## [0.1.0]").unwrap();
+    assert!(changelog.find("## [Unreleased]").unwrap() < newest && newest < oldest);
+    assert!(changelog.contains("- second (") && !changelog.contains("hidden"));
+}

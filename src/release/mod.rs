@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod commit;
 pub mod git;
+pub mod history;
 pub mod notes;
 pub mod plan;
 pub mod rules;
