@@ -132,13 +132,7 @@ fn revert_of(header: &str, entry: Option<&Entry>, message: &str) -> Option<Rever
     let quoted = if let Some(caps) = GITHUB_REVERT.captures(header) {
         Some(caps["header"].to_string())
     } else if let Some(entry) = entry.filter(|e| e.kind == "revert") {
-        Some(
-            entry
-                .description
-                .trim_matches('"')
-                .trim_end_matches(|c: char| c == '"')
-                .to_string(),
-        )
+        Some(entry.description.trim_matches('"').to_string())
     } else {
         return None;
     };

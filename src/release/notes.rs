@@ -218,10 +218,11 @@ fn release_heading_offset(text: &str) -> Option<usize> {
         if trimmed.starts_with("## ") && !trimmed.to_ascii_lowercase().contains("unreleased") {
             return Some(offset);
         }
-        if first_link_ref.is_none() && trimmed.starts_with('[') && trimmed.contains("]: ") {
+        let link_ref = trimmed.starts_with('[') && trimmed.contains("]: ");
+        if first_link_ref.is_none() && link_ref {
             first_link_ref = Some(offset);
         }
-        if !trimmed.is_empty() && !(trimmed.starts_with('[') && trimmed.contains("]: ")) {
+        if !trimmed.is_empty() && !link_ref {
             first_link_ref = None;
         }
         offset += line.len();
