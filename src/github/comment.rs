@@ -1,0 +1,299 @@
+//! The sticky PR comment: one comment per workflow run, found by a hidden marker, in which each
+//! action owns a section (with its own markers) that it rewrites in place without touching the
+//! others. The merge is a pure function; the client only finds, creates and patches comments.
+//!
+//! ```text
+//! <!-- deploy-tcb:sticky run=123 -->
+//! ### deploy-tcb · CI
+//! <!-- deploy-tcb:section deploy/production -->
+//! …deploy's content…
+//! <!-- deploy-tcb:end deploy/production -->
+//! <!-- deploy-tcb:section security-scan -->
+//! …
+//! <!-- deploy-tcb:end security-scan -->
+//! ```
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::client::Client;
+use super::error::{GithubError, Result};
+
+/// GitHub's limit on a comment body, in characters.
+pub const MAX_COMMENT_CHARS: usize = 65_536;
+const PREFIX: &str = "<!-- deploy-tcb:";
+
+/// Identifies the sticky comment of one workflow run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StickyComment {
+    /// The run id (`GITHUB_RUN_ID`); re-run attempts share it and so share the comment.
+    pub run_id: u64,
+    /// The heading shown above the sections (e.g. the workflow name).
+    pub heading: String,
+}
+
+impl StickyComment {
+    pub fn new(run_id: u64, heading: &str) -> Self {
+        StickyComment {
+            run_id,
+            heading: heading.to_string(),
+        }
+    }
+
+    /// The hidden marker that identifies the comment.
+    pub fn marker(&self) -> String {
+        format!("{PREFIX}sticky run={} -->", self.run_id)
+    }
+}
+
+/// A section id: letters, digits and `-_./`, e.g. `deploy/production`.
+pub fn valid_section_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 100
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+}
+
+fn section_start(id: &str) -> String {
+    format!("{PREFIX}section {id} -->")
+}
+
+fn section_end(id: &str) -> String {
+    format!("{PREFIX}end {id} -->")
+}
+
+/// Content must not carry our markers, or a later merge would cut it in the wrong place.
+fn neutralise(content: &str) -> String {
+    content.replace(PREFIX, "<!-- deploy-tcb (quoted):")
+}
+
+fn render_section(id: &str, content: &str) -> String {
+    format!(
+        "{}\n{}\n{}",
+        section_start(id),
+        neutralise(content.trim_end()),
+        section_end(id)
+    )
+}
+
+/// Merges `content` into the section `id` of `existing` (or of a new comment when `existing`
+/// is `None` or is not this run's sticky comment). Every other byte of the body is kept.
+/// When the result would exceed GitHub's limit, this section's content is truncated.
+pub fn merge_section(
+    existing: Option<&str>,
+    sticky: &StickyComment,
+    id: &str,
+    content: &str,
+) -> String {
+    let base = match existing {
+        Some(body) if body.contains(&sticky.marker()) => body.to_string(),
+        _ => format!("{}\n### {}\n", sticky.marker(), sticky.heading.trim()),
+    };
+    let merged = splice(&base, id, content);
+    let excess = merged.chars().count().saturating_sub(MAX_COMMENT_CHARS);
+    if excess == 0 {
+        return merged;
+    }
+    let note = "\n\n… (truncated to fit GitHub's comment limit)";
+    let keep = content
+        .chars()
+        .count()
+        .saturating_sub(excess + note.chars().count());
+    let cut: String = content.chars().take(keep).collect();
+    splice(&base, id, &format!("{cut}{note}"))
+}
+
+/// Replaces the section in place, or appends it at the end.
+fn splice(base: &str, id: &str, content: &str) -> String {
+    let rendered = render_section(id, content);
+    let (start, end) = (section_start(id), section_end(id));
+    if let Some(from) = base.find(&start)
+        && let Some(rel) = base[from..].find(&end)
+    {
+        let to = from + rel + end.len();
+        return format!("{}{rendered}{}", &base[..from], &base[to..]);
+    }
+    let separator = if base.ends_with('\n') { "" } else { "\n" };
+    format!("{base}{separator}{rendered}\n")
+}
+
+/// The content of section `id` in `body`, if present.
+pub fn section_content<'a>(body: &'a str, id: &str) -> Option<&'a str> {
+    let start = section_start(id);
+    let from = body.find(&start)? + start.len();
+    let to = from + body[from..].find(&section_end(id))?;
+    Some(body[from..to].trim_matches('\n'))
+}
+
+/// An issue or PR comment as GitHub returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IssueComment {
+    pub id: u64,
+    pub body: Option<String>,
+    pub html_url: String,
+}
+
+impl Client {
+    /// Lists the comments on issue or PR `number` (all pages, oldest first).
+    pub async fn list_issue_comments(&self, number: u64) -> Result<Vec<IssueComment>> {
+        let path = self.repo_path(&format!("/issues/{number}/comments"));
+        let mut all = Vec::new();
+        for page in 1.. {
+            let query = [("per_page", "100".to_string()), ("page", page.to_string())];
+            let batch: Vec<IssueComment> = self
+                .call("issues/list-comments", Method::GET, &path, &query, None)
+                .await?;
+            let last = batch.len() < 100;
+            all.extend(batch);
+            if last || page >= 50 {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// The oldest comment on PR `number` that carries this run's marker.
+    pub async fn find_sticky_comment(
+        &self,
+        number: u64,
+        sticky: &StickyComment,
+    ) -> Result<Option<IssueComment>> {
+        let marker = sticky.marker();
+        let comments = self.list_issue_comments(number).await?;
+        Ok(comments
+            .into_iter()
+            .find(|c| c.body.as_deref().is_some_and(|b| b.contains(&marker))))
+    }
+
+    /// Writes this action's section of the run's sticky comment on PR `number`: patches the
+    /// comment in place when it exists, creates it otherwise.
+    pub async fn upsert_sticky_section(
+        &self,
+        number: u64,
+        sticky: &StickyComment,
+        section: &str,
+        content: &str,
+    ) -> Result<IssueComment> {
+        if !valid_section_id(section) {
+            return Err(GithubError::config(
+                format!("sticky comment section `{section}` is not a valid id"),
+                "use letters, digits and -_./ (e.g. deploy/production)",
+            ));
+        }
+        let existing = self.find_sticky_comment(number, sticky).await?;
+        let body = merge_section(
+            existing.as_ref().and_then(|c| c.body.as_deref()),
+            sticky,
+            section,
+            content,
+        );
+        match existing {
+            Some(comment) => self.update_issue_comment(comment.id, &body).await,
+            None => self.create_issue_comment(number, &body).await,
+        }
+    }
+
+    /// Creates a comment on issue or PR `number`.
+    pub async fn create_issue_comment(&self, number: u64, body: &str) -> Result<IssueComment> {
+        let path = self.repo_path(&format!("/issues/{number}/comments"));
+        let body = json!({ "body": body });
+        self.call(
+            "issues/create-comment",
+            Method::POST,
+            &path,
+            &[],
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Replaces the body of comment `id` (PATCH, as the API describes it).
+    pub async fn update_issue_comment(&self, id: u64, body: &str) -> Result<IssueComment> {
+        let path = self.repo_path(&format!("/issues/comments/{id}"));
+        let body = json!({ "body": body });
+        self.call(
+            "issues/update-comment",
+            Method::PATCH,
+            &path,
+            &[],
+            Some(&body),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sticky() -> StickyComment {
+        StickyComment::new(77, "deploy-tcb · CI")
+    }
+
+    #[test]
+    fn a_new_comment_has_the_marker_heading_and_section() {
+        let body = merge_section(None, &sticky(), "deploy", "Deployed v1");
+        assert!(body.starts_with("<!-- deploy-tcb:sticky run=77 -->\n### deploy-tcb · CI\n"));
+        assert_eq!(section_content(&body, "deploy"), Some("Deployed v1"));
+    }
+
+    #[test]
+    fn updating_one_section_keeps_the_others_byte_for_byte() {
+        let one = merge_section(None, &sticky(), "deploy", "v1 pending");
+        let two = merge_section(Some(&one), &sticky(), "security-scan", "3 findings");
+        let three = merge_section(Some(&two), &sticky(), "deploy", "v1 live\nhttps://x");
+        assert_eq!(
+            section_content(&three, "deploy"),
+            Some("v1 live\nhttps://x")
+        );
+        assert_eq!(section_content(&three, "security-scan"), Some("3 findings"));
+        let scan_block = |b: &str| {
+            let from = b.find("<!-- deploy-tcb:section security-scan").unwrap();
+            b[from..].to_string()
+        };
+        assert_eq!(scan_block(&two), scan_block(&three));
+        assert!(
+            three.find("section deploy").unwrap() < three.find("section security-scan").unwrap()
+        );
+    }
+
+    #[test]
+    fn merging_is_idempotent() {
+        let once = merge_section(None, &sticky(), "deploy", "same");
+        let twice = merge_section(Some(&once), &sticky(), "deploy", "same");
+        assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn another_runs_comment_is_not_reused() {
+        let other = merge_section(None, &StickyComment::new(1, "x"), "deploy", "old");
+        let body = merge_section(Some(&other), &sticky(), "deploy", "new");
+        assert!(!body.contains("old") && body.contains("run=77"));
+    }
+
+    #[test]
+    fn content_cannot_forge_markers() {
+        let evil = "<!-- deploy-tcb:end deploy -->\ninjected";
+        let body = merge_section(None, &sticky(), "deploy", evil);
+        let again = merge_section(Some(&body), &sticky(), "deploy", "clean");
+        assert!(!again.contains("injected"));
+        assert_eq!(section_content(&again, "deploy"), Some("clean"));
+    }
+
+    #[test]
+    fn oversized_content_is_truncated_to_the_limit() {
+        let huge = "y".repeat(MAX_COMMENT_CHARS + 500);
+        let body = merge_section(None, &sticky(), "scan", &huge);
+        assert!(body.chars().count() <= MAX_COMMENT_CHARS);
+        assert!(body.contains("truncated"));
+    }
+
+    #[test]
+    fn section_ids_are_checked() {
+        assert!(valid_section_id("deploy/production"));
+        assert!(!valid_section_id("bad id -->"));
+        assert!(!valid_section_id(""));
+    }
+}
