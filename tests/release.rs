@@ -544,11 +544,7 @@ fn binary_rejects_bad_inputs_naming_them() {
 fn binary_never_prints_the_token() {
     let repo = scenario(Some("v1.0.0"), &["fix: a"]);
     let token = "ghp_release_semver_secret_0123456789";
-    let run = run_binary(
-        repo.path(),
-        &["--dry-run", "--github-token", token],
-        &[("GITHUB_REPOSITORY", "o/r")],
-    );
+    let run = run_binary(repo.path(), &["--dry-run", "--github-token", token], &[]);
     let all = format!(
         "{}{}{:?}{}",
         run.stdout(),

@@ -6,8 +6,10 @@ use std::fmt;
 
 use git2::Repository;
 
+use super::publish::{self, Publication};
 use super::{Plan, Request, git, notes};
 use crate::error::{Error, Result};
+use crate::github::{Client, Tagger};
 
 /// One thing the apply phase did, skipped, or (dry run) would do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,20 +29,57 @@ impl fmt::Display for Step {
     }
 }
 
-/// Applies the plan and lists the steps.
-pub fn apply(repo: &Repository, plan: &Plan, request: &Request) -> Result<Vec<Step>> {
-    if let Some(tag) = &plan.already_released {
-        return Ok(vec![Step::Skipped(format!(
-            "HEAD is already released as {}; nothing was changed",
-            tag.name
-        ))]);
-    }
+/// Applies the plan and lists the steps. With a GitHub client the release is also published
+/// there; on a commit that is already released only missing GitHub pieces are completed.
+pub fn apply(
+    repo: &Repository,
+    plan: &Plan,
+    request: &Request,
+    github: Option<&Client>,
+) -> Result<Vec<Step>> {
     let (Some(tag), Some(version)) = (&plan.tag, &plan.decision.version) else {
         return Ok(vec![Step::Skipped("no release: nothing to do".into())]);
     };
-    let publish = publication(request)?;
     let mut steps = Vec::new();
-    steps.push(changelog(plan, request, tag, &version.to_string())?);
+    match &plan.already_released {
+        Some(existing) => steps.push(Step::Skipped(format!(
+            "HEAD is already released as {}; nothing changes locally",
+            existing.name
+        ))),
+        None => steps.extend(local_steps(repo, plan, request, tag, version)?),
+    }
+    match github {
+        Some(client) => {
+            let publication = Publication {
+                tag,
+                head_sha: plan.head.to_string(),
+                notes: &plan.notes,
+                moving_tags: &plan.moving_tags,
+                create_release: request.create_release,
+                draft: request.draft,
+                prerelease: !version.pre.is_empty(),
+                dry_run: request.dry_run,
+                tagger: tagger(repo)?,
+            };
+            steps.extend(crate::app::block_on(publish::publish(
+                client,
+                &publication,
+            ))?);
+        }
+        None if plan.already_released.is_none() => steps.extend(local_only(plan, request, tag)),
+        None => {}
+    }
+    Ok(steps)
+}
+
+fn local_steps(
+    repo: &Repository,
+    plan: &Plan,
+    request: &Request,
+    tag: &str,
+    version: &super::version::Version,
+) -> Result<Vec<Step>> {
+    let mut steps = vec![changelog(plan, request, tag, &version.to_string())?];
     let message = format!("Release {tag}\n\n{}", plan.notes);
     steps.push(if request.dry_run {
         Step::WouldDo(format!("create the annotated tag {tag} on {}", short(plan)))
@@ -61,7 +100,6 @@ pub fn apply(repo: &Repository, plan: &Plan, request: &Request) -> Result<Vec<St
             Step::Skipped(format!("{moving} already points at {}", short(plan)))
         });
     }
-    steps.extend(publish_steps(publish, plan, request, tag));
     Ok(steps)
 }
 
@@ -69,45 +107,34 @@ fn short(plan: &Plan) -> String {
     plan.head.to_string()[..7].to_string()
 }
 
-/// How the release reaches GitHub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Publication {
-    /// No token or no repository: the tags stay local.
-    LocalOnly,
+fn tagger(repo: &Repository) -> Result<Tagger> {
+    let signature = git::signature(repo)?;
+    Ok(Tagger {
+        name: signature
+            .name()
+            .unwrap_or("github-actions[bot]")
+            .to_string(),
+        email: signature.email().unwrap_or_default().to_string(),
+        date: None,
+    })
 }
 
-/// Decides, before anything is written, whether the release can be published as asked.
-fn publication(request: &Request) -> Result<Publication> {
-    let wants_github = request.github_token.is_some() && request.links.repository.is_some();
-    if wants_github {
-        return Err(Error::NotBuilt {
-            command: "release-semver",
-            capability: "publishing tags and GitHub releases through the GitHub API",
-            issue: 7,
-        });
+/// Without GitHub the tags stay in the local repository; say how to publish them.
+fn local_only(plan: &Plan, request: &Request, tag: &str) -> Vec<Step> {
+    let mut refs = vec![tag.to_string()];
+    refs.extend(plan.moving_tags.iter().cloned());
+    let mut steps = vec![Step::Skipped(format!(
+        "publishing: no github_token (or GITHUB_REPOSITORY) given, so {} stay local; \
+         push them with `git push origin {}`",
+        refs.join(", "),
+        refs.join(" ")
+    ))];
+    if request.create_release {
+        steps.push(Step::Skipped(
+            "GitHub release: needs github_token and GITHUB_REPOSITORY".into(),
+        ));
     }
-    Ok(Publication::LocalOnly)
-}
-
-fn publish_steps(publish: Publication, plan: &Plan, request: &Request, tag: &str) -> Vec<Step> {
-    match publish {
-        Publication::LocalOnly => {
-            let mut refs = vec![tag.to_string()];
-            refs.extend(plan.moving_tags.iter().cloned());
-            let mut steps = vec![Step::Skipped(format!(
-                "publishing: no github_token (or GITHUB_REPOSITORY) given, so {} stay local; \
-                 push them with `git push origin {}`",
-                refs.join(", "),
-                refs.join(" ")
-            ))];
-            if request.create_release {
-                steps.push(Step::Skipped(
-                    "GitHub release: needs github_token and GITHUB_REPOSITORY".into(),
-                ));
-            }
-            steps
-        }
-    }
+    steps
 }
 
 fn changelog(plan: &Plan, request: &Request, tag: &str, version: &str) -> Result<Step> {

@@ -11,6 +11,7 @@ pub mod git;
 pub mod history;
 pub mod notes;
 pub mod plan;
+pub mod publish;
 pub mod rules;
 pub mod version;
 
@@ -20,6 +21,7 @@ use git2::{Oid, Repository};
 
 use crate::cli::{BreakingPreMajor, FeaturePreMajor, NonConventional, ReleaseSemverArgs};
 use crate::error::{Error, Result};
+use crate::github::{Client, RunContext};
 use crate::runner::command::{annotate, println_raw};
 use crate::runner::{Level as Severity, Outputs, Secret, Summary};
 use plan::{Decision, Forced, Options};
@@ -42,6 +44,8 @@ pub struct Request {
     pub move_major_tag: bool,
     pub dry_run: bool,
     pub github_token: Option<Secret>,
+    /// The run's repository and API URL, when `GITHUB_REPOSITORY` is set.
+    pub github: Option<RunContext>,
     pub links: notes::Links,
     /// The release date written in the changelog (`YYYY-MM-DD`).
     pub date: String,
@@ -135,6 +139,7 @@ impl Request {
             move_major_tag: args.move_major_tag,
             dry_run: args.dry_run,
             github_token: args.github.github_token,
+            github: RunContext::from_env().ok(),
             links: links_from_env(),
             date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
         })
@@ -227,6 +232,12 @@ pub fn plan(repo: &Repository, request: &Request) -> Result<Plan> {
         decision.reason = format!("HEAD is already released as {}: nothing to do", tag.name);
     }
     let version = decision.version.clone();
+    let tag = match &already_released {
+        Some(existing) => Some(existing.name.clone()),
+        None => version
+            .as_ref()
+            .map(|v| version::tag_name(&request.tag_prefix, v)),
+    };
     let notes = notes::render(&analysis.changes, &request.links);
     let moving_tags = match &version {
         Some(v) if request.move_major_tag && v.pre.is_empty() => vec![
@@ -236,7 +247,7 @@ pub fn plan(repo: &Repository, request: &Request) -> Result<Plan> {
         _ => Vec::new(),
     };
     Ok(Plan {
-        tag: version.map(|v| version::tag_name(&request.tag_prefix, &v)),
+        tag,
         decision,
         head,
         previous_tag,
@@ -313,19 +324,53 @@ fn already_released(found: &git::Discovery, channel: Option<&str>) -> Option<git
 pub fn run(args: ReleaseSemverArgs) -> Result<()> {
     let request = Request::from_args(args)?;
     let repo = git::open(&request.path)?;
+    let github = github_client(&request)?;
     let plan = {
         let _group = crate::runner::command::group("Plan the release");
-        plan(&repo, &request)?
+        let mut plan = plan(&repo, &request)?;
+        if let Some(client) = &github {
+            with_github_authors(&mut plan, &request, client);
+        }
+        plan
     };
     for warning in &plan.warnings {
         annotate(Severity::Warning, &Default::default(), warning);
     }
     print_plan(&plan, &request);
-    let steps = apply::apply(&repo, &plan, &request)?;
+    let steps = apply::apply(&repo, &plan, &request, github.as_ref())?;
     for step in &steps {
         println_raw(&step.to_string());
     }
     report(&plan, &request, &steps)
+}
+
+/// The GitHub client when a token and the repository are known; without a token the release
+/// stays local (and says so).
+fn github_client(request: &Request) -> Result<Option<Client>> {
+    match (&request.github_token, &request.github) {
+        (Some(token), Some(context)) => Ok(Some(Client::from_context(context, token.clone())?)),
+        _ => Ok(None),
+    }
+}
+
+/// How many commits get their PR author looked up (one request each).
+const AUTHOR_LOOKUPS: usize = 100;
+
+/// Re-renders the notes with the GitHub logins of the PR authors.
+fn with_github_authors(plan: &mut Plan, request: &Request, client: &Client) {
+    let commits: Vec<String> = plan
+        .analysis
+        .changes
+        .iter()
+        .filter(|c| c.level > Level::None)
+        .map(|c| c.commit.id.clone())
+        .collect();
+    if commits.is_empty() {
+        return;
+    }
+    let mut links = request.links.clone();
+    links.logins = crate::app::block_on(publish::logins(client, &commits, AUTHOR_LOOKUPS));
+    plan.notes = notes::render(&plan.analysis.changes, &links);
 }
 
 fn print_plan(plan: &Plan, request: &Request) {
