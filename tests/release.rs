@@ -826,3 +826,52 @@ fn whole_history_changelog() {
     assert!(changelog.find("## [Unreleased]").unwrap() < newest && newest < oldest);
     assert!(changelog.contains("- second (") && !changelog.contains("hidden"));
 }
+
+#[test]
+fn shallow_clones_are_refused_with_the_fix() {
+    if !support::tool_or_skip("git") {
+        return;
+    }
+    let repo = scenario(Some("v1.0.0"), &["fix: a", "fix: b"]);
+    let clone = tempfile::tempdir().unwrap();
+    let status = Command::new("git")
+        .args(["clone", "-q", "--depth", "1"])
+        .arg(format!("file://{}", repo.path().display()))
+        .arg(clone.path().join("c"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = run_binary(&clone.path().join("c"), &[], &[]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("shallow") && run.stderr().contains("fetch-depth: 0"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_taken_tag_on_another_commit_is_a_configuration_error() {
+    let mut repo = scenario(Some("v1.0.0"), &["fix: a"]);
+    repo.tag("v1.0.1");
+    repo.commit("fix: b");
+    let run = run_binary(repo.path(), &["--release-as", "1.0.1"], &[]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("release_as"), "{}", run.stderr());
+    // A tag that exists elsewhere but is not reachable (another branch) is refused on apply.
+    let mut repo = scenario(Some("v1.0.0"), &[]);
+    let base = repo.head().unwrap();
+    let side = repo.side_commit(base, "fix: elsewhere");
+    repo.repo
+        .tag_lightweight("v1.0.1", &repo.repo.find_object(side, None).unwrap(), false)
+        .unwrap();
+    repo.commit("fix: here");
+    let run = run_binary(repo.path(), &[], &[]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("v1.0.1 already exists on another commit"),
+        "{}",
+        run.stderr()
+    );
+}

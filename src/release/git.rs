@@ -42,7 +42,7 @@ impl Discovery {
 
 /// Opens the repository at `path`; a shallow clone is refused because its tags and ranges lie.
 pub fn open(path: &Path) -> Result<Repository> {
-    let repo = Repository::open(path).map_err(|e| {
+    let repo = open_trusting_workspace(path).map_err(|e| {
         Error::input(
             "path",
             format!(
@@ -63,6 +63,25 @@ pub fn open(path: &Path) -> Result<Repository> {
         ));
     }
     Ok(repo)
+}
+
+/// Opens the repository. A Docker action runs as root on a workspace owned by the runner's
+/// user, which libgit2's ownership check (git's `safe.directory`) refuses; the workspace is the
+/// one this job checked out, so on that refusal the check is switched off and the open retried.
+fn open_trusting_workspace(path: &Path) -> std::result::Result<Repository, git2::Error> {
+    match Repository::open(path) {
+        Err(e) if e.code() == git2::ErrorCode::Owner => {
+            tracing::debug!(
+                "{}: owned by another user; opening it as the job's workspace",
+                path.display()
+            );
+            // SAFETY: a process-wide libgit2 option, set once here before any other thread
+            // uses libgit2 (the action is single-threaded until it publishes).
+            unsafe { git2::opts::set_verify_owner_validation(false)? };
+            Repository::open(path)
+        }
+        other => other,
+    }
 }
 
 /// The commit HEAD points at.
