@@ -184,6 +184,12 @@ impl Client {
         Client::new(&context.api_url, token, context.repo.clone())
     }
 
+    /// A client for the current run: `RunContext::from_env()` and [`Client::from_context`].
+    pub fn from_env(token: Secret) -> Result<(Client, RunContext)> {
+        let context = RunContext::from_env()?;
+        Ok((Client::from_context(&context, token)?, context))
+    }
+
     /// Replaces the retry policy (tests use millisecond backoffs).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Client {
         self.retry = retry;
@@ -248,7 +254,7 @@ impl Client {
                     return Err(GithubError::transport(
                         operation,
                         attempt,
-                        &error.without_url().to_string(),
+                        &error_chain(&error.without_url()),
                     ));
                 }
             };
@@ -282,6 +288,20 @@ impl Client {
     pub fn token(&self) -> &Secret {
         &self.token
     }
+}
+
+/// An error with its causes ("error sending request: connection refused"), without the URL.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(&format!(": {cause_text}"));
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn is_transient(error: &reqwest::Error) -> bool {

@@ -127,6 +127,39 @@ pub fn section_content<'a>(body: &'a str, id: &str) -> Option<&'a str> {
     Some(body[from..to].trim_matches('\n'))
 }
 
+/// Every section of `body` as `(id, content)`, in order.
+pub fn sections(body: &str) -> Vec<(String, String)> {
+    let start = format!("{PREFIX}section ");
+    let mut found = Vec::new();
+    let mut rest = body;
+    while let Some(at) = rest.find(&start) {
+        let after = &rest[at + start.len()..];
+        let Some(id) = after.split(" -->").next().filter(|id| valid_section_id(id)) else {
+            rest = after;
+            continue;
+        };
+        if let Some(content) = section_content(rest, id) {
+            found.push((id.to_string(), content.to_string()));
+        }
+        rest = after;
+    }
+    found
+}
+
+/// Folds duplicate sticky comments (two jobs of one run that both created the comment) into
+/// the oldest: sections it lacks are taken from the others, its own are kept.
+pub fn absorb_duplicates(oldest: &str, duplicates: &[&str], sticky: &StickyComment) -> String {
+    let mut body = oldest.to_string();
+    for duplicate in duplicates {
+        for (id, content) in sections(duplicate) {
+            if section_content(&body, &id).is_none() {
+                body = merge_section(Some(&body), sticky, &id, &content);
+            }
+        }
+    }
+    body
+}
+
 /// An issue or PR comment as GitHub returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct IssueComment {
@@ -154,21 +187,36 @@ impl Client {
         Ok(all)
     }
 
+    /// The comments on PR `number` that carry this run's marker, oldest first (normally one).
+    pub async fn find_sticky_comments(
+        &self,
+        number: u64,
+        sticky: &StickyComment,
+    ) -> Result<Vec<IssueComment>> {
+        let marker = sticky.marker();
+        let comments = self.list_issue_comments(number).await?;
+        Ok(comments
+            .into_iter()
+            .filter(|c| c.body.as_deref().is_some_and(|b| b.contains(&marker)))
+            .collect())
+    }
+
     /// The oldest comment on PR `number` that carries this run's marker.
     pub async fn find_sticky_comment(
         &self,
         number: u64,
         sticky: &StickyComment,
     ) -> Result<Option<IssueComment>> {
-        let marker = sticky.marker();
-        let comments = self.list_issue_comments(number).await?;
-        Ok(comments
+        Ok(self
+            .find_sticky_comments(number, sticky)
+            .await?
             .into_iter()
-            .find(|c| c.body.as_deref().is_some_and(|b| b.contains(&marker))))
+            .next())
     }
 
     /// Writes this action's section of the run's sticky comment on PR `number`: patches the
-    /// comment in place when it exists, creates it otherwise.
+    /// comment in place when it exists, creates it otherwise. Jobs of one run may race to
+    /// create it; whoever sees two folds them into the oldest and deletes the rest.
     pub async fn upsert_sticky_section(
         &self,
         number: u64,
@@ -182,17 +230,54 @@ impl Client {
                 "use letters, digits and -_./ (e.g. deploy/production)",
             ));
         }
-        let existing = self.find_sticky_comment(number, sticky).await?;
-        let body = merge_section(
-            existing.as_ref().and_then(|c| c.body.as_deref()),
-            sticky,
-            section,
-            content,
-        );
-        match existing {
-            Some(comment) => self.update_issue_comment(comment.id, &body).await,
-            None => self.create_issue_comment(number, &body).await,
+        let found = self.find_sticky_comments(number, sticky).await?;
+        if !found.is_empty() {
+            return self.fold_into_oldest(found, sticky, section, content).await;
         }
+        let created = self
+            .create_issue_comment(number, &merge_section(None, sticky, section, content))
+            .await?;
+        // Did another job create one at the same time? Then keep only the oldest.
+        let found = self.find_sticky_comments(number, sticky).await?;
+        if found.len() <= 1 {
+            return Ok(created);
+        }
+        self.fold_into_oldest(found, sticky, section, content).await
+    }
+
+    async fn fold_into_oldest(
+        &self,
+        found: Vec<IssueComment>,
+        sticky: &StickyComment,
+        section: &str,
+        content: &str,
+    ) -> Result<IssueComment> {
+        let (oldest, duplicates) = found.split_first().expect("at least one sticky comment");
+        let others: Vec<&str> = duplicates
+            .iter()
+            .filter_map(|c| c.body.as_deref())
+            .collect();
+        let base = absorb_duplicates(oldest.body.as_deref().unwrap_or_default(), &others, sticky);
+        let body = merge_section(Some(&base), sticky, section, content);
+        let updated = if Some(body.as_str()) == oldest.body.as_deref() {
+            oldest.clone()
+        } else {
+            self.update_issue_comment(oldest.id, &body).await?
+        };
+        for duplicate in duplicates {
+            if let Err(error) = self.delete_issue_comment(duplicate.id).await {
+                tracing::debug!(%error, "could not delete a duplicate sticky comment");
+            }
+        }
+        Ok(updated)
+    }
+
+    /// Deletes comment `id`.
+    pub async fn delete_issue_comment(&self, id: u64) -> Result<()> {
+        let path = self.repo_path(&format!("/issues/comments/{id}"));
+        self.exchange("issues/delete-comment", Method::DELETE, &path, &[], None)
+            .await?;
+        Ok(())
     }
 
     /// Creates a comment on issue or PR `number`.
@@ -288,6 +373,29 @@ mod tests {
         let body = merge_section(None, &sticky(), "scan", &huge);
         assert!(body.chars().count() <= MAX_COMMENT_CHARS);
         assert!(body.contains("truncated"));
+    }
+
+    #[test]
+    fn sections_are_listed_in_order() {
+        let body = merge_section(None, &sticky(), "a", "one");
+        let body = merge_section(Some(&body), &sticky(), "b/c", "two\nlines");
+        assert_eq!(
+            sections(&body),
+            vec![
+                ("a".into(), "one".into()),
+                ("b/c".into(), "two\nlines".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicates_fold_into_the_oldest_keeping_its_sections() {
+        let oldest = merge_section(None, &sticky(), "deploy", "from oldest");
+        let dup = merge_section(None, &sticky(), "deploy", "stale");
+        let dup = merge_section(Some(&dup), &sticky(), "scan", "from duplicate");
+        let folded = absorb_duplicates(&oldest, &[&dup], &sticky());
+        assert_eq!(section_content(&folded, "deploy"), Some("from oldest"));
+        assert_eq!(section_content(&folded, "scan"), Some("from duplicate"));
     }
 
     #[test]

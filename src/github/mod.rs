@@ -20,7 +20,7 @@ pub use checks::{
     CommitState, CommitStatus, Conclusion, NewCheckRun, NewCommitStatus,
 };
 pub use client::{Client, RetryPolicy};
-pub use comment::{IssueComment, StickyComment, merge_section, section_content};
+pub use comment::{IssueComment, StickyComment, merge_section, section_content, sections};
 pub use context::{Repo, RunContext};
 pub use deployments::{
     Deployment, DeploymentState, DeploymentStatus, NewDeployment, NewDeploymentStatus,

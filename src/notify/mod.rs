@@ -343,7 +343,7 @@ async fn send_one(
         .body(body.to_string())
         .send()
         .await
-        .map_err(|e| fail(&e.without_url().to_string()))?;
+        .map_err(|e| fail(&crate::github::client::error_chain(&e.without_url())))?;
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
     channel.check_answer(status, &text).map_err(|p| fail(&p))

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod fake_github;
+
 /// `../shared`, the read-only reference data, when it is present. Tests that need it call
 /// [`shared_or_skip`] and skip with a message where it is absent (CI always has it).
 pub fn shared_dir() -> Option<PathBuf> {
