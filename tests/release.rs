@@ -875,3 +875,165 @@ fn a_taken_tag_on_another_commit_is_a_configuration_error() {
         run.stderr()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Publishing through GitHub (the fake validates every request against GitHub's description).
+
+mod publishing {
+    use super::*;
+    use crate::support::fake_github::{FakeGithub, Fault, TOKEN};
+
+    fn fake() -> Option<FakeGithub> {
+        Some(FakeGithub::start(&support::shared_or_skip(
+            "spec/github/rest-subset.openapi.json",
+        )?))
+    }
+
+    fn run_with(fake: &FakeGithub, repo: &TestRepo, args: &[&str]) -> Run {
+        let mut all = vec!["--github-token", TOKEN];
+        all.extend_from_slice(args);
+        let run = run_binary(
+            repo.path(),
+            &all,
+            &[
+                ("GITHUB_API_URL", fake.url()),
+                ("GITHUB_REPOSITORY", "acme/shop"),
+            ],
+        );
+        let everything = format!(
+            "{}{}{:?}{}",
+            run.stdout(),
+            run.stderr(),
+            run.outputs,
+            run.summary
+        );
+        assert!(
+            !everything.contains(TOKEN),
+            "the token leaked: {everything}"
+        );
+        run
+    }
+
+    fn writes(fake: &FakeGithub) -> usize {
+        fake.requests().iter().filter(|r| r.method != "GET").count()
+    }
+
+    #[test]
+    fn release_tag_release_and_moving_tags_then_a_rerun_writes_nothing() {
+        let Some(fake) = fake() else { return };
+        let mut repo = scenario(Some("v1.2.3"), &["fix: a"]);
+        let feat = repo.commit("feat(api): add export (#12)");
+        fake.seed_pull_requests(&feat.to_string(), &[(12, "Add export", "octo-dev")]);
+        let run = run_with(&fake, &repo, &["--move-major-tag"]);
+        assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+        assert_eq!(run.outputs["released"], "true");
+        let head = repo.head().unwrap().to_string();
+        let refs = fake.refs();
+        let (tag_sha, kind) = &refs["refs/tags/v1.3.0"];
+        assert_eq!(kind, "tag");
+        let tag = fake.tag_object(tag_sha).expect("an annotated tag object");
+        assert_eq!(tag["object"]["sha"], head.as_str());
+        assert!(
+            tag["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Release v1.3.0")
+        );
+        assert_eq!(refs["refs/tags/v1"], (head.clone(), "commit".to_string()));
+        assert_eq!(refs["refs/tags/v1.3"], (head.clone(), "commit".to_string()));
+        let releases = fake.releases();
+        assert_eq!(releases.len(), 1);
+        let release = &releases[0];
+        assert_eq!(release["tag_name"], "v1.3.0");
+        assert_eq!(release["draft"], false);
+        assert_eq!(release["prerelease"], false);
+        let body = release["body"].as_str().unwrap();
+        assert!(
+            body.contains("- **api:** add export (") && body.contains("by @octo-dev"),
+            "{body}"
+        );
+        assert!(
+            body.contains("[#12](https://github.com/acme/shop/pull/12)"),
+            "{body}"
+        );
+        assert!(run.outputs["changelog"].contains("by @octo-dev"));
+        fake.assert_no_violations();
+
+        let before = writes(&fake);
+        let again = run_with(&fake, &repo, &["--move-major-tag"]);
+        assert_eq!(again.code(), 0, "{}", again.stderr());
+        assert_eq!(again.outputs["released"], "false");
+        assert_eq!(writes(&fake), before, "a re-run must not write");
+        assert!(
+            again
+                .stdout()
+                .contains("GitHub release v1.3.0 already exists"),
+            "{}",
+            again.stdout()
+        );
+        fake.assert_no_violations();
+    }
+
+    #[test]
+    fn a_rerun_completes_a_release_that_failed_half_way() {
+        let Some(fake) = fake() else { return };
+        let repo = scenario(Some("v2.0.0"), &["fix: a"]);
+        fake.inject(Fault::status(422, "Validation Failed").on("repos/create-release"));
+        let run = run_with(&fake, &repo, &[]);
+        assert_eq!(run.code(), 1, "{}", run.stdout());
+        assert!(
+            run.stderr().contains("repos/create-release"),
+            "{}",
+            run.stderr()
+        );
+        assert!(fake.refs().contains_key("refs/tags/v2.0.1"));
+        assert!(fake.releases().is_empty());
+        let again = run_with(&fake, &repo, &[]);
+        assert_eq!(again.code(), 0, "{}", again.stderr());
+        assert!(again.stdout().contains("already released as v2.0.1"));
+        assert!(
+            again.stdout().contains("created the GitHub release v2.0.1"),
+            "{}",
+            again.stdout()
+        );
+        assert_eq!(fake.releases().len(), 1);
+        fake.assert_no_violations();
+    }
+
+    #[test]
+    fn prereleases_are_marked_and_never_move_the_major_tag() {
+        let Some(fake) = fake() else { return };
+        let repo = scenario(Some("v1.2.3"), &["feat: a"]);
+        let run = run_with(
+            &fake,
+            &repo,
+            &["--prerelease", "rc", "--draft", "--move-major-tag"],
+        );
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+        assert_eq!(run.outputs["version"], "1.3.0-rc.1");
+        let release = &fake.releases()[0];
+        assert_eq!(
+            (release["draft"].as_bool(), release["prerelease"].as_bool()),
+            (Some(true), Some(true))
+        );
+        assert!(!fake.refs().contains_key("refs/tags/v1"));
+        fake.assert_no_violations();
+    }
+
+    #[test]
+    fn dry_run_reads_but_never_writes() {
+        let Some(fake) = fake() else { return };
+        let repo = scenario(Some("v1.2.3"), &["feat: a"]);
+        let run = run_with(&fake, &repo, &["--dry-run", "--move-major-tag"]);
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+        assert_eq!(writes(&fake), 0);
+        assert!(
+            run.stdout()
+                .contains("would: create the GitHub release v1.3.0"),
+            "{}",
+            run.stdout()
+        );
+        assert!(run.stdout().contains("would: move v1 to"));
+        fake.assert_no_violations();
+    }
+}
