@@ -96,12 +96,11 @@ fn time_command(dir: &Path, program: &str, args: &[&str], runs: usize) -> Option
             .output()
             .ok()?;
         times.push(start.elapsed());
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+        result = summarise(
+            &String::from_utf8_lossy(&output.stdout),
+            &String::from_utf8_lossy(&output.stderr),
+            output.status.code(),
         );
-        result = summarise(&text, output.status.code());
     }
     Some(Timing {
         median: median(times),
@@ -128,23 +127,50 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-/// The line of a tool's output that carries the answer.
-fn summarise(text: &str, code: Option<i32>) -> String {
+/// The line of a tool's output that carries the answer: a short stdout is the answer itself
+/// (`git-cliff --bumped-version`, `cog bump --dry-run`), else the line naming the version.
+fn summarise(stdout: &str, stderr: &str, code: Option<i32>) -> String {
+    let stdout = strip_ansi(stdout);
+    let stderr = strip_ansi(stderr);
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
     let keys = [
         "next release version",
         "no relevant changes",
         "release-semver",
-        "Bumped",
-        "bump",
         "No conventional commit",
+        "Error",
+        "error",
     ];
-    let line = text
-        .lines()
-        .find(|l| keys.iter().any(|k| l.contains(k)))
-        .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
-        .unwrap_or("");
-    let line: String = line.chars().take(70).collect();
+    let line = if (1..=2).contains(&lines.len()) {
+        lines[lines.len() - 1]
+    } else {
+        stdout
+            .lines()
+            .chain(stderr.lines())
+            .find(|l| keys.iter().any(|k| l.contains(k)))
+            .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))
+            .unwrap_or("")
+    };
+    let line = line.rsplit('›').next().unwrap_or(line).trim();
+    let line: String = line.chars().take(60).collect();
     format!("exit {} {}", code.unwrap_or(-1), line.replace('|', "/"))
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for next in chars.by_ref() {
+                if next.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn row(task: &str, tool: &str, timing: &Option<Timing>, runs: usize, ours: Option<Duration>) {

@@ -1,8 +1,11 @@
 //! Release notes for every release in the history (a whole changelog), from the release tags
 //! reachable from HEAD: each release holds the commits between the previous tag and its own.
 
-use git2::Repository;
+use std::collections::HashSet;
 
+use git2::{Oid, Repository};
+
+use super::commit::RawCommit;
 use super::notes::{self, Links};
 use super::rules::{self, Rules};
 use super::{git, version};
@@ -21,7 +24,9 @@ pub struct Release {
 }
 
 /// The releases reachable from HEAD under `prefix`, oldest first, each with its notes.
-/// Stable and prerelease tags both count, like the tags a changelog lists.
+/// Stable and prerelease tags both count, like the tags a changelog lists. Each commit belongs
+/// to the lowest version that contains it, and every commit is read once: the cost is linear
+/// in the history, whatever the number of tags.
 pub fn releases(
     repo: &Repository,
     prefix: &str,
@@ -29,16 +34,18 @@ pub fn releases(
     links: &Links,
 ) -> Result<Vec<Release>> {
     let head = git::head(repo)?;
+    let reachable = reachable_from(repo, head)?;
     let mut tags = git::release_tags(repo, prefix)?;
-    tags.retain(|t| t.commit == head || repo.graph_descendant_of(head, t.commit).unwrap_or(false));
+    tags.retain(|t| reachable.contains(&t.commit));
     // One tag per commit (the highest), oldest version first.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     tags.retain(|t| seen.insert(t.commit));
     tags.reverse();
+    let mut assigned = HashSet::with_capacity(reachable.len());
     let mut releases = Vec::with_capacity(tags.len());
     let mut previous: Option<&git::ReleaseTag> = None;
     for tag in &tags {
-        let commits = git::log(repo, tag.commit, previous.map(|p| p.commit), &[])?;
+        let commits = new_commits(repo, tag.commit, &mut assigned)?;
         let analysis = rules::analyse(&commits, rules);
         releases.push(Release {
             tag: tag.name.clone(),
@@ -51,6 +58,41 @@ pub fn releases(
         previous = Some(tag);
     }
     Ok(releases)
+}
+
+fn reachable_from(repo: &Repository, head: Oid) -> Result<HashSet<Oid>> {
+    let mut walk = repo.revwalk().map_err(failure)?;
+    walk.push(head).map_err(failure)?;
+    walk.map(|oid| oid.map_err(failure)).collect()
+}
+
+/// The commits reachable from `tip` that no earlier release took, newest first.
+fn new_commits(repo: &Repository, tip: Oid, assigned: &mut HashSet<Oid>) -> Result<Vec<RawCommit>> {
+    let mut found: Vec<(i64, RawCommit)> = Vec::new();
+    let mut stack = vec![tip];
+    while let Some(oid) = stack.pop() {
+        if !assigned.insert(oid) {
+            continue;
+        }
+        let commit = repo.find_commit(oid).map_err(failure)?;
+        stack.extend(commit.parent_ids().filter(|p| !assigned.contains(p)));
+        found.push((
+            commit.time().seconds(),
+            RawCommit {
+                id: oid.to_string(),
+                parents: commit.parent_count(),
+                author: commit.author().name().unwrap_or("").to_string(),
+                message: String::from_utf8_lossy(commit.message_bytes()).into_owned(),
+            },
+        ));
+    }
+    // Newest first, like git log; the walk order breaks ties in commit time.
+    found.sort_by_key(|(time, _)| std::cmp::Reverse(*time));
+    Ok(found.into_iter().map(|(_, c)| c).collect())
+}
+
+fn failure(error: git2::Error) -> crate::error::Error {
+    crate::error::Error::Failure(anyhow::anyhow!("git: {}", error.message()))
 }
 
 fn commit_date(repo: &Repository, commit: git2::Oid) -> String {
