@@ -21,6 +21,9 @@ use deploy_tcb::release::history;
 use deploy_tcb::release::rules::{Rules, analyse};
 use deploy_tcb::release::version::{self, Level, Version};
 
+/// Ours is fast enough to always take the median of several runs.
+const OURS_RUNS: usize = 5;
+
 struct Shape {
     name: &'static str,
     commits: usize,
@@ -51,11 +54,19 @@ const SHAPES: [Shape; 2] = [
 fn main() {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("release-bench");
     std::fs::create_dir_all(&root).expect("bench dir");
-    let runs: usize = std::env::var("RELEASE_BENCH_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(3);
+    let runs_from = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(default)
+    };
     for shape in &SHAPES {
+        // Peers take minutes per run on 100k commits: one run there unless asked for more.
+        let runs = if shape.commits >= 100_000 {
+            runs_from("RELEASE_BENCH_LARGE_RUNS", 1)
+        } else {
+            runs_from("RELEASE_BENCH_RUNS", 3)
+        };
         let repo = generate(&root, shape);
         println!(
             "\n## {} ({} commits, {} tags)\n",
@@ -66,7 +77,7 @@ fn main() {
         next_version(&repo, runs);
         whole_history(&repo, runs);
         if shape.commits >= 100_000 {
-            linearity(&repo, runs);
+            linearity(&repo);
         }
     }
 }
@@ -297,7 +308,7 @@ fn next_version(repo: &Repo, runs: usize) {
 fn whole_history(repo: &Repo, runs: usize) {
     let rules = Rules::default();
     let links = Default::default();
-    let ours_timing = time_fn(runs, || {
+    let ours_timing = time_fn(OURS_RUNS, || {
         let git = git2::Repository::open(&repo.dir).expect("open");
         let releases = history::releases(&git, "v", &rules, &links).expect("history");
         let text = history::changelog(&releases, &links);
@@ -344,7 +355,8 @@ fn whole_history(repo: &Repo, runs: usize) {
     );
 }
 
-fn linearity(repo: &Repo, runs: usize) {
+fn linearity(repo: &Repo) {
+    let runs = OURS_RUNS;
     let path = repo.dir.display().to_string();
     for (prefix, label) in [
         ("lin1k-v", "1k"),
