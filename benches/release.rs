@@ -236,14 +236,14 @@ fn next_version(repo: &Repo, runs: usize) {
             "--changelog-file",
             "",
         ],
-        runs,
+        OURS_RUNS,
     );
     let ours_median = ours_timing.as_ref().map(|t| t.median);
     row(
         "next version",
         "deploy-tcb",
         &ours_timing,
-        runs,
+        OURS_RUNS,
         ours_median,
     );
     let cog_config = repo.cog_config.display().to_string();
