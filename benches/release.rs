@@ -323,7 +323,7 @@ fn whole_history(repo: &Repo, runs: usize) {
         "whole-history notes",
         "deploy-tcb (library)",
         &Some(ours_timing),
-        runs,
+        OURS_RUNS,
         ours_median,
     );
     let out = repo.dir.parent().unwrap().join("cliff-changelog.md");
