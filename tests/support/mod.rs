@@ -46,3 +46,4 @@ pub fn tool_or_skip(tool: &str) -> bool {
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_deploy-tcb"))
 }
+pub mod release_git;
