@@ -53,7 +53,7 @@ pub async fn execute(
         Ok(report) => report,
         Err(error) => {
             if let Some(github) = &github {
-                github.abort(&error.message()).await;
+                github.abort(request, &error.message()).await;
             }
             return Err(error);
         }

@@ -1,6 +1,11 @@
 //! Reporting a deploy to GitHub (a Deployment with statuses, a check run, this action's section
 //! of the sticky PR comment) and to chat. All of it is best effort: a failed report is a
 //! warning, never a failed deploy.
+//!
+//! The check run opens when the deploy starts; the Deployment is created when the deploy ends,
+//! because CloudBase names the new version only during the release and a Deployment's payload
+//! cannot change after creation. Its payload carries `version_name`, which is what rollback
+//! reads as "the last verified version".
 
 use serde_json::json;
 
@@ -19,7 +24,7 @@ pub struct GithubReport {
     client: Client,
     context: RunContext,
     environment: String,
-    deployment: Option<u64>,
+    sha: Option<String>,
     check_run: Option<u64>,
 }
 
@@ -49,25 +54,23 @@ impl GithubReport {
                 return None;
             }
         };
+        let sha = context.head_sha().map(str::to_string);
         let mut report = GithubReport {
             client,
             environment: deployment_environment(request),
             context,
-            deployment: None,
+            sha,
             check_run: None,
         };
-        report.open(request).await;
+        report.open().await;
         Some(report)
     }
 
-    async fn open(&mut self, request: &DeployRequest) {
-        let Some(sha) = self.context.head_sha().map(str::to_string) else {
+    async fn open(&mut self) {
+        let Some(sha) = self.sha.clone() else {
             tracing::warn!("GITHUB_SHA is not set: no GitHub Deployment or check run");
             return;
         };
-        if !request.dry_run {
-            self.deployment = self.create_deployment(request, &sha).await;
-        }
         let mut run =
             NewCheckRun::started(&format!("deploy-tcb deploy ({})", self.environment), &sha);
         run.details_url = self.context.run_url();
@@ -77,37 +80,37 @@ impl GithubReport {
         }
     }
 
-    async fn create_deployment(&self, request: &DeployRequest, sha: &str) -> Option<u64> {
-        let payload = json!({
-            "env_id": request.env_id,
-            "service": request.service,
-            "image": request.image,
-            "release_type": request.release.api_name(),
-        });
+    /// Creates the Deployment with its final status (`in_progress` first, so the history reads
+    /// like a deploy); a refusal is a warning.
+    async fn record_deployment(
+        &self,
+        payload: serde_json::Value,
+        description: String,
+        last: NewDeploymentStatus,
+    ) {
+        let Some(sha) = &self.sha else { return };
         let mut deployment = NewDeployment::new(sha, &self.environment, payload);
-        deployment.description = Some(format!("{} to {}", request.image, request.service));
+        deployment.description = Some(description);
         let created = match self.client.create_deployment(&deployment).await {
             Ok(created) => created,
-            Err(error) => {
-                error.warn("creating the GitHub Deployment");
-                return None;
-            }
+            Err(error) => return error.warn("creating the GitHub Deployment"),
         };
-        let mut status = NewDeploymentStatus::new(DeploymentState::InProgress);
-        status.log_url = self.context.run_url();
-        if let Err(error) = self
-            .client
-            .create_deployment_status(created.id, &status)
-            .await
-        {
-            error.warn("setting the Deployment in progress");
+        let mut started = NewDeploymentStatus::new(DeploymentState::InProgress);
+        started.log_url = self.context.run_url();
+        for status in [started, last] {
+            if let Err(error) = self
+                .client
+                .create_deployment_status(created.id, &status)
+                .await
+            {
+                return error.warn("setting the Deployment status");
+            }
         }
-        Some(created.id)
     }
 
     /// Final Deployment status, check run conclusion and the sticky comment section.
     pub async fn finish(&self, report: &Report) {
-        if let Some(id) = self.deployment {
+        if report.outcome != Outcome::Planned {
             let state = match report.outcome {
                 Outcome::Failed => DeploymentState::Failure,
                 _ => DeploymentState::Success,
@@ -116,9 +119,9 @@ impl GithubReport {
             status.environment_url = report.url.clone();
             status.log_url = self.context.run_url();
             status.description = Some(status_description(report));
-            if let Err(error) = self.client.create_deployment_status(id, &status).await {
-                error.warn("setting the Deployment status");
-            }
+            let description = format!("{} to {}", report.image, report.service);
+            self.record_deployment(deployment_payload(report), description, status)
+                .await;
         }
         if let Some(id) = self.check_run {
             let conclusion = match report.outcome {
@@ -144,15 +147,20 @@ impl GithubReport {
     }
 
     /// The deploy stopped before it had a report (a network failure, refused credentials).
-    pub async fn abort(&self, reason: &str) {
+    pub async fn abort(&self, request: &DeployRequest, reason: &str) {
         let description = format!("deploy did not run to the end: {reason}");
-        if let Some(id) = self.deployment {
+        if !request.dry_run {
             let mut status = NewDeploymentStatus::new(DeploymentState::Error);
             status.log_url = self.context.run_url();
-            status.description = Some(description.clone());
-            if let Err(error) = self.client.create_deployment_status(id, &status).await {
-                error.warn("setting the Deployment status");
-            }
+            status.description = Some(crate::runner::mask::redact(&description));
+            let payload = json!({
+                "env_id": request.env_id,
+                "service": request.service,
+                "image": request.image,
+                "release_type": request.release.api_name(),
+            });
+            let what = format!("{} to {}", request.image, request.service);
+            self.record_deployment(payload, what, status).await;
         }
         if let Some(id) = self.check_run {
             let output = CheckOutput {
@@ -187,6 +195,21 @@ impl GithubReport {
             error.warn("writing the PR comment");
         }
     }
+}
+
+/// What rollback reads back: the version this deploy left serving (`version_name`), the one it
+/// replaced, and the release type (a gray release is not verified at 100%).
+pub fn deployment_payload(report: &Report) -> serde_json::Value {
+    json!({
+        "action": "deploy",
+        "env_id": report.env_id,
+        "service": report.service,
+        "image": report.image,
+        "release_type": if report.traffic.is_some() { "GRAY" } else { "FULL" },
+        "version_name": report.version_name,
+        "previous_version": report.previous_version,
+        "result": report.outcome.as_str(),
+    })
 }
 
 /// A section id keeps letters, digits and `-_./`.
