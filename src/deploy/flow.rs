@@ -377,14 +377,18 @@ async fn wait_for_release(
     let mut task = TaskView::default();
     loop {
         let (env, service) = (&request.env_id, &request.service);
-        let fetched = api.task(env, service, returned).await?;
-        // With TaskId 0 the latest task may still be the one before ours for a moment.
-        let ours = fetched.filter(|t| returned > 0 || Some(t.id) != before.task);
+        // The record first, then the task: the task is then at least as new as the record, so
+        // a record that reports a failure comes with a task that shows the failed step and its
+        // reason (read the other way round, a task read a moment before the failure would
+        // leave only the record's bare status to report).
         let record = api
             .records(env, service)
             .await?
             .into_iter()
             .find(|r| !before.records.contains(&r.deploy_id));
+        let fetched = api.task(env, service, returned).await?;
+        // With TaskId 0 the latest task may still be the one before ours for a moment.
+        let ours = fetched.filter(|t| returned > 0 || Some(t.id) != before.task);
         let mut moved = false;
         if let Some(current) = ours {
             let fingerprint = (
@@ -715,5 +719,85 @@ mod tests {
             "{}",
             failure.reason
         );
+    }
+
+    /// A cloud whose release fails at the build step once `fail_at` calls have been made, the
+    /// task and the record changing together, as one state read by two calls.
+    struct Racing {
+        calls: std::cell::Cell<u32>,
+        fail_at: u32,
+    }
+
+    impl Racing {
+        fn tick(&self) -> bool {
+            self.calls.set(self.calls.get() + 1);
+            self.calls.get() >= self.fail_at
+        }
+    }
+
+    impl CloudRunApi for Racing {
+        async fn environment(&self, _: &str) -> Result<EnvState> {
+            Scripted::default().environment("").await
+        }
+        async fn service(&self, _: &str, _: &str) -> Result<Option<CurrentService>> {
+            Scripted::default().service("", "").await
+        }
+        async fn task(&self, _: &str, _: &str, _: i64) -> Result<Option<TaskView>> {
+            if self.calls.get() == 0 {
+                self.calls.set(1);
+                return Ok(task(5, "finished", "svc-001"));
+            }
+            let failed = self.tick();
+            let mut view = task(6, "running", "svc-002").unwrap();
+            view.steps[0].name = "build_image".into();
+            if failed {
+                view.status = "failed".into();
+                view.steps[0].status = "failed".into();
+                view.steps[0].fail_reason = "COPY failed: no such file".into();
+            }
+            Ok(Some(view))
+        }
+        async fn records(&self, _: &str, _: &str) -> Result<Vec<RecordView>> {
+            if self.calls.get() <= 1 {
+                return Ok(Vec::new());
+            }
+            let failed = self.tick();
+            Ok(vec![RecordView {
+                deploy_id: "6".into(),
+                status: if failed { "build_failed" } else { "deploying" }.into(),
+                run_id: String::new(),
+            }])
+        }
+        async fn process_log(&self, _: &str, _: &str) -> Result<Vec<String>> {
+            Ok(Vec::new())
+        }
+        async fn submit(&self, _: &Submission) -> std::result::Result<i64, SubmitError> {
+            Ok(0)
+        }
+        async fn cancel(&self, _: &str, _: &str, _: i64) -> Result<()> {
+            Ok(())
+        }
+        async fn gray_split(&self, _: &GraySplit) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failure_is_reported_with_its_step_reason_wherever_it_falls_between_reads() {
+        for fail_at in 2..8 {
+            let api = Racing {
+                calls: Default::default(),
+                fail_at,
+            };
+            let http = reqwest::Client::new();
+            let report = block_on(deploy(&api, &request(Duration::from_secs(30)), &http)).unwrap();
+            let failure = report.failure.expect("the release failed");
+            assert_eq!(failure.step.as_deref(), Some("build_image"), "{fail_at}");
+            assert!(
+                failure.reason.contains("COPY failed"),
+                "failing at call {fail_at}: {}",
+                failure.reason
+            );
+        }
     }
 }
