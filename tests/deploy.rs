@@ -724,6 +724,8 @@ fn reports_to_github_and_chat_without_openapi_violations() {
         .unwrap();
     assert_eq!(created["environment"], "staging");
     assert_eq!(created["payload"]["image"], HEALTHY);
+    // The payload names the version, for rollback.
+    assert_eq!(created["payload"]["version_name"], "reported-001");
 
     let update = github.requests_for("checks/update");
     let check = github

@@ -90,12 +90,34 @@ impl Timings {
     }
 }
 
+/// Told when the release task of this deploy is first seen naming its version, so that the
+/// version can be recorded while the release runs (the GitHub Deployment's payload).
+#[allow(async_fn_in_trait)]
+pub trait Watcher {
+    async fn release_started(&self, task: &TaskView);
+}
+
+/// Nobody is watching.
+impl Watcher for () {
+    async fn release_started(&self, _: &TaskView) {}
+}
+
 /// Runs the deploy and returns its report; a failed release is a report with
 /// `Outcome::Failed`, while errors are for what stopped the deploy from running at all.
 pub async fn deploy(
     api: &impl CloudRunApi,
     request: &DeployRequest,
     http: &reqwest::Client,
+) -> Result<Report> {
+    deploy_watched(api, request, http, &()).await
+}
+
+/// [`deploy`], telling `watcher` when the release task names its version.
+pub async fn deploy_watched(
+    api: &impl CloudRunApi,
+    request: &DeployRequest,
+    http: &reqwest::Client,
+    watcher: &impl Watcher,
 ) -> Result<Report> {
     let mut timings = Timings::default();
     let started = Instant::now();
@@ -137,7 +159,7 @@ pub async fn deploy(
     timings.record("apply", applied);
 
     let waited = Instant::now();
-    let finish = wait_for_release(api, request, returned, &before, deadline).await?;
+    let finish = wait_for_release(api, request, returned, &before, deadline, watcher).await?;
     timings.record("wait for release", waited);
     report.task_id = Some(finish.task.id);
     if !finish.task.version_name.is_empty() {
@@ -369,10 +391,12 @@ async fn wait_for_release(
     returned: i64,
     before: &Before,
     deadline: Instant,
+    watcher: &impl Watcher,
 ) -> Result<Finish> {
     let schedule = PollSchedule::default();
     let gray = matches!(request.release, Release::Gray { .. });
     let started = Instant::now();
+    let mut announced = false;
     let mut last_seen: Option<(String, Vec<String>)> = None;
     let mut task = TaskView::default();
     loop {
@@ -398,6 +422,10 @@ async fn wait_for_release(
             moved = last_seen.as_ref() != Some(&fingerprint);
             last_seen = Some(fingerprint);
             task = current;
+            if !announced && !task.version_name.is_empty() {
+                announced = true;
+                watcher.release_started(&task).await;
+            }
             let record_status = record.as_ref().map(|r| r.status.as_str());
             match progress::assess(&task, record_status, gray) {
                 Progress::Done => {
@@ -799,5 +827,33 @@ mod tests {
                 failure.reason
             );
         }
+    }
+
+    /// Records the version it was told and the task's status then.
+    #[derive(Default)]
+    struct Recorder(RefCell<Vec<String>>);
+
+    impl Watcher for Recorder {
+        async fn release_started(&self, task: &TaskView) {
+            let heard = format!("{} {}", task.version_name, task.status);
+            self.0.borrow_mut().push(heard);
+        }
+    }
+
+    #[test]
+    fn the_watcher_hears_the_version_once_while_the_release_runs() {
+        let api = Scripted::default();
+        api.tasks.borrow_mut().extend([
+            task(5, "finished", "svc-001"),
+            task(6, "running", "svc-002"),
+            task(6, "running", "svc-002"),
+            task(6, "finished", "svc-002"),
+        ]);
+        let http = reqwest::Client::new();
+        let watcher = Recorder::default();
+        let request = request(Duration::from_secs(10));
+        let report = block_on(deploy_watched(&api, &request, &http, &watcher)).unwrap();
+        assert_eq!(report.version_name.as_deref(), Some("svc-002"));
+        assert_eq!(*watcher.0.borrow(), vec!["svc-002 running".to_string()]);
     }
 }

@@ -47,7 +47,10 @@ pub async fn execute(
             "Deploy {} to {}/{}",
             request.image, request.env_id, request.service
         ));
-        flow::deploy(&api, request, &http).await
+        match &github {
+            Some(github) => flow::deploy_watched(&api, request, &http, github).await,
+            None => flow::deploy(&api, request, &http).await,
+        }
     };
     let report = match report {
         Ok(report) => report,

@@ -2,13 +2,18 @@
 //! of the sticky PR comment) and to chat. All of it is best effort: a failed report is a
 //! warning, never a failed deploy.
 //!
-//! The check run opens when the deploy starts; the Deployment is created when the deploy ends,
-//! because CloudBase names the new version only during the release and a Deployment's payload
-//! cannot change after creation. Its payload carries `version_name`, which is what rollback
-//! reads as "the last verified version".
+//! The check run opens when the deploy starts. The Deployment is created (`in_progress`) as
+//! soon as the release task names the new version, because a Deployment's payload cannot
+//! change after creation and CloudBase names the version only once the release is submitted;
+//! a deploy that ends without one (unchanged, or stopped before the release) records it at the
+//! end. Its payload carries `version_name`, which rollback reads as "the last verified version".
+
+use std::sync::Mutex;
 
 use serde_json::json;
 
+use super::flow::Watcher;
+use super::progress::TaskView;
 use super::report::{Outcome, Report};
 use super::request::DeployRequest;
 use crate::cli::{GithubArgs, NotifyArgs};
@@ -26,6 +31,10 @@ pub struct GithubReport {
     environment: String,
     sha: Option<String>,
     check_run: Option<u64>,
+    /// The Deployment, once created.
+    deployment: Mutex<Option<u64>>,
+    /// What the Deployment payload says about the request.
+    request: DeployRequest,
 }
 
 /// The GitHub Deployment environment: the named environment, else `<env_id>/<service>`.
@@ -61,6 +70,8 @@ impl GithubReport {
             context,
             sha,
             check_run: None,
+            deployment: Mutex::new(None),
+            request: request.clone(),
         };
         report.open().await;
         Some(report)
@@ -80,31 +91,46 @@ impl GithubReport {
         }
     }
 
-    /// Creates the Deployment with its final status (`in_progress` first, so the history reads
-    /// like a deploy); a refusal is a warning.
-    async fn record_deployment(
-        &self,
-        payload: serde_json::Value,
-        description: String,
-        last: NewDeploymentStatus,
-    ) {
-        let Some(sha) = &self.sha else { return };
+    /// Creates the Deployment and sets it `in_progress`; a refusal is a warning.
+    async fn open_deployment(&self, payload: serde_json::Value) -> Option<u64> {
+        let sha = self.sha.as_ref()?;
         let mut deployment = NewDeployment::new(sha, &self.environment, payload);
-        deployment.description = Some(description);
+        deployment.description = Some(format!(
+            "{} to {}",
+            self.request.image, self.request.service
+        ));
         let created = match self.client.create_deployment(&deployment).await {
             Ok(created) => created,
-            Err(error) => return error.warn("creating the GitHub Deployment"),
+            Err(error) => {
+                error.warn("creating the GitHub Deployment");
+                return None;
+            }
         };
         let mut started = NewDeploymentStatus::new(DeploymentState::InProgress);
         started.log_url = self.context.run_url();
-        for status in [started, last] {
-            if let Err(error) = self
-                .client
-                .create_deployment_status(created.id, &status)
-                .await
-            {
-                return error.warn("setting the Deployment status");
-            }
+        if let Err(error) = self
+            .client
+            .create_deployment_status(created.id, &started)
+            .await
+        {
+            error.warn("setting the Deployment in progress");
+        }
+        Some(created.id)
+    }
+
+    /// The final status, on the Deployment opened during the release or on one created now
+    /// with `payload`.
+    async fn close_deployment(&self, payload: serde_json::Value, last: NewDeploymentStatus) {
+        let opened = *self.deployment.lock().unwrap_or_else(|e| e.into_inner());
+        let id = match opened {
+            Some(id) => id,
+            None => match self.open_deployment(payload).await {
+                Some(id) => id,
+                None => return,
+            },
+        };
+        if let Err(error) = self.client.create_deployment_status(id, &last).await {
+            error.warn("setting the Deployment status");
         }
     }
 
@@ -119,8 +145,7 @@ impl GithubReport {
             status.environment_url = report.url.clone();
             status.log_url = self.context.run_url();
             status.description = Some(status_description(report));
-            let description = format!("{} to {}", report.image, report.service);
-            self.record_deployment(deployment_payload(report), description, status)
+            self.close_deployment(deployment_payload(report), status)
                 .await;
         }
         if let Some(id) = self.check_run {
@@ -153,14 +178,8 @@ impl GithubReport {
             let mut status = NewDeploymentStatus::new(DeploymentState::Error);
             status.log_url = self.context.run_url();
             status.description = Some(crate::runner::mask::redact(&description));
-            let payload = json!({
-                "env_id": request.env_id,
-                "service": request.service,
-                "image": request.image,
-                "release_type": request.release.api_name(),
-            });
-            let what = format!("{} to {}", request.image, request.service);
-            self.record_deployment(payload, what, status).await;
+            self.close_deployment(request_payload(request, None), status)
+                .await;
         }
         if let Some(id) = self.check_run {
             let output = CheckOutput {
@@ -195,6 +214,43 @@ impl GithubReport {
             error.warn("writing the PR comment");
         }
     }
+}
+
+impl Watcher for GithubReport {
+    /// Opens the Deployment as soon as the release names its version (not for a dry run,
+    /// which has no release).
+    async fn release_started(&self, task: &TaskView) {
+        if self.request.dry_run || self.deployment_opened() {
+            return;
+        }
+        let id = self
+            .open_deployment(request_payload(&self.request, Some(task)))
+            .await;
+        *self.deployment.lock().unwrap_or_else(|e| e.into_inner()) = id;
+    }
+}
+
+impl GithubReport {
+    fn deployment_opened(&self) -> bool {
+        self.deployment
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+}
+
+/// The payload of a Deployment opened during the release: the version the task releases.
+fn request_payload(request: &DeployRequest, task: Option<&TaskView>) -> serde_json::Value {
+    let text = |value: &str| (!value.is_empty()).then(|| value.to_string());
+    json!({
+        "action": "deploy",
+        "env_id": request.env_id,
+        "service": request.service,
+        "image": request.image,
+        "release_type": request.release.api_name(),
+        "version_name": task.and_then(|t| text(&t.version_name)),
+        "previous_version": task.and_then(|t| text(&t.pre_version_name)),
+    })
 }
 
 /// What rollback reads back: the version this deploy left serving (`version_name`), the one it
