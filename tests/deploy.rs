@@ -724,6 +724,8 @@ fn reports_to_github_and_chat_without_openapi_violations() {
         .unwrap();
     assert_eq!(created["environment"], "staging");
     assert_eq!(created["payload"]["image"], HEALTHY);
+    // The payload names the version, for rollback.
+    assert_eq!(created["payload"]["version_name"], "reported-001");
 
     let update = github.requests_for("checks/update");
     let check = github
@@ -794,14 +796,35 @@ fn demo_runs_offline_and_writes_outputs_and_summary() {
     for stage in ["1. Create the service", "2. Update it", "3. Gray release"] {
         assert!(stdout.contains(stage), "{stage} missing from:\n{stdout}");
     }
+    for stage in [
+        "4. Canary-promote the healthy",
+        "6. Canary-promote a version failing",
+    ] {
+        assert!(stdout.contains(stage), "{stage} missing from:\n{stdout}");
+    }
     let outputs = parse_outputs(&std::fs::read_to_string(&output).unwrap());
+    // The last deploy: the failing canary's gray release beside the promoted hello-003.
     assert_eq!(outputs["result"], "gray");
-    assert_eq!(outputs["version_name"], "hello-003");
-    assert_eq!(outputs["previous_version"], "hello-002");
+    assert_eq!(outputs["version_name"], "hello-004");
+    assert_eq!(outputs["previous_version"], "hello-003");
+    assert_eq!(outputs["promoted"], "promoted");
+    assert_eq!(outputs["rolled_back"], "rolled_back");
     let markdown = std::fs::read_to_string(&summary).unwrap();
     assert!(markdown.starts_with("# deploy-tcb demo"), "{markdown}");
     assert!(markdown.contains("Gray release deployed"), "{markdown}");
     assert!(markdown.contains("+ env.API_TOKEN: ***"), "{markdown}");
+    assert!(
+        markdown.contains("canary hello-003 of hello promoted to 100%"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("canary hello-004 of hello rolled back to hello-003"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| probe |"),
+        "the probe analysis is tabled: {markdown}"
+    );
 }
 
 #[test]

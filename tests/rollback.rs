@@ -233,3 +233,75 @@ fn releases_after(emu: &TestEmulator, images: &[&str]) -> Vec<String> {
         })
         .collect()
 }
+
+/// The deploy action's own Deployments are what rollback reads: deploy v1, then v2, both under
+/// the named environment; rollback with no version (and the same environment) returns to v1
+/// because a verified Deployment names it, not because CloudBase's records suggest it.
+#[test]
+fn the_deploy_actions_deployments_are_the_verified_versions() {
+    use crate::canary::run_action_with;
+    use crate::support::fake_github::{FakeGithub, TOKEN};
+    let Some(spec) = crate::support::shared_or_skip("spec/github/rest-subset.openapi.json") else {
+        return;
+    };
+    let github = FakeGithub::start(&spec);
+    let repository = github.repository();
+    let env = [
+        ("GITHUB_API_URL", github.url()),
+        ("GITHUB_REPOSITORY", repository.as_str()),
+        ("GITHUB_SHA", "6dcb09b5b57875f334f61aebed695e2e4193db5e"),
+        ("GITHUB_RUN_ID", "78"),
+    ];
+    let emu = TestEmulator::start();
+    let named = ["--environment", "production", "--github-token", TOKEN];
+    let mut versions = Vec::new();
+    for image in [
+        "registry.local/v1/synthetic:healthy",
+        "registry.local/v2/synthetic:healthy",
+    ] {
+        let mut args = vec![
+            "deploy",
+            "--env-id",
+            ENV,
+            "--service",
+            SERVICE,
+            "--image",
+            image,
+        ];
+        args.extend_from_slice(&named);
+        let run = run_action_with(&emu, &args, &env);
+        assert_eq!(run.code, 0, "{}", run.log);
+        versions.push(run.outputs["version_name"].clone());
+    }
+    let payloads: Vec<_> = github
+        .requests_for("repos/create-deployment")
+        .into_iter()
+        .map(|r| r.body.unwrap())
+        .collect();
+    assert_eq!(payloads.len(), 2);
+    assert_eq!(payloads[1]["environment"], "production");
+    assert_eq!(payloads[1]["payload"]["version_name"], versions[1].as_str());
+
+    let mut args = vec![
+        "rollback",
+        "--env-id",
+        ENV,
+        "--service",
+        SERVICE,
+        "--reason",
+        "v2 misbehaves",
+    ];
+    args.extend_from_slice(&named);
+    let run = run_action_with(&emu, &args, &env);
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(run.outputs["version_name"], versions[0]);
+    assert_eq!(run.outputs["previous_version"], versions[1]);
+    assert!(
+        run.summary
+            .contains("the newest verified GitHub Deployment"),
+        "{}",
+        run.summary
+    );
+    assert_all_on_stable(&emu, &versions[0]);
+    github.assert_no_violations();
+}

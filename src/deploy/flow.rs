@@ -90,12 +90,34 @@ impl Timings {
     }
 }
 
+/// Told when the release task of this deploy is first seen naming its version, so that the
+/// version can be recorded while the release runs (the GitHub Deployment's payload).
+#[allow(async_fn_in_trait)]
+pub trait Watcher {
+    async fn release_started(&self, task: &TaskView);
+}
+
+/// Nobody is watching.
+impl Watcher for () {
+    async fn release_started(&self, _: &TaskView) {}
+}
+
 /// Runs the deploy and returns its report; a failed release is a report with
 /// `Outcome::Failed`, while errors are for what stopped the deploy from running at all.
 pub async fn deploy(
     api: &impl CloudRunApi,
     request: &DeployRequest,
     http: &reqwest::Client,
+) -> Result<Report> {
+    deploy_watched(api, request, http, &()).await
+}
+
+/// [`deploy`], telling `watcher` when the release task names its version.
+pub async fn deploy_watched(
+    api: &impl CloudRunApi,
+    request: &DeployRequest,
+    http: &reqwest::Client,
+    watcher: &impl Watcher,
 ) -> Result<Report> {
     let mut timings = Timings::default();
     let started = Instant::now();
@@ -137,7 +159,7 @@ pub async fn deploy(
     timings.record("apply", applied);
 
     let waited = Instant::now();
-    let finish = wait_for_release(api, request, returned, &before, deadline).await?;
+    let finish = wait_for_release(api, request, returned, &before, deadline, watcher).await?;
     timings.record("wait for release", waited);
     report.task_id = Some(finish.task.id);
     if !finish.task.version_name.is_empty() {
@@ -369,22 +391,28 @@ async fn wait_for_release(
     returned: i64,
     before: &Before,
     deadline: Instant,
+    watcher: &impl Watcher,
 ) -> Result<Finish> {
     let schedule = PollSchedule::default();
     let gray = matches!(request.release, Release::Gray { .. });
     let started = Instant::now();
+    let mut announced = false;
     let mut last_seen: Option<(String, Vec<String>)> = None;
     let mut task = TaskView::default();
     loop {
         let (env, service) = (&request.env_id, &request.service);
-        let fetched = api.task(env, service, returned).await?;
-        // With TaskId 0 the latest task may still be the one before ours for a moment.
-        let ours = fetched.filter(|t| returned > 0 || Some(t.id) != before.task);
+        // The record first, then the task: the task is then at least as new as the record, so
+        // a record that reports a failure comes with a task that shows the failed step and its
+        // reason (read the other way round, a task read a moment before the failure would
+        // leave only the record's bare status to report).
         let record = api
             .records(env, service)
             .await?
             .into_iter()
             .find(|r| !before.records.contains(&r.deploy_id));
+        let fetched = api.task(env, service, returned).await?;
+        // With TaskId 0 the latest task may still be the one before ours for a moment.
+        let ours = fetched.filter(|t| returned > 0 || Some(t.id) != before.task);
         let mut moved = false;
         if let Some(current) = ours {
             let fingerprint = (
@@ -394,6 +422,10 @@ async fn wait_for_release(
             moved = last_seen.as_ref() != Some(&fingerprint);
             last_seen = Some(fingerprint);
             task = current;
+            if !announced && !task.version_name.is_empty() {
+                announced = true;
+                watcher.release_started(&task).await;
+            }
             let record_status = record.as_ref().map(|r| r.status.as_str());
             match progress::assess(&task, record_status, gray) {
                 Progress::Done => {
@@ -715,5 +747,113 @@ mod tests {
             "{}",
             failure.reason
         );
+    }
+
+    /// A cloud whose release fails at the build step once `fail_at` calls have been made, the
+    /// task and the record changing together, as one state read by two calls.
+    struct Racing {
+        calls: std::cell::Cell<u32>,
+        fail_at: u32,
+    }
+
+    impl Racing {
+        fn tick(&self) -> bool {
+            self.calls.set(self.calls.get() + 1);
+            self.calls.get() >= self.fail_at
+        }
+    }
+
+    impl CloudRunApi for Racing {
+        async fn environment(&self, _: &str) -> Result<EnvState> {
+            Scripted::default().environment("").await
+        }
+        async fn service(&self, _: &str, _: &str) -> Result<Option<CurrentService>> {
+            Scripted::default().service("", "").await
+        }
+        async fn task(&self, _: &str, _: &str, _: i64) -> Result<Option<TaskView>> {
+            if self.calls.get() == 0 {
+                self.calls.set(1);
+                return Ok(task(5, "finished", "svc-001"));
+            }
+            let failed = self.tick();
+            let mut view = task(6, "running", "svc-002").unwrap();
+            view.steps[0].name = "build_image".into();
+            if failed {
+                view.status = "failed".into();
+                view.steps[0].status = "failed".into();
+                view.steps[0].fail_reason = "COPY failed: no such file".into();
+            }
+            Ok(Some(view))
+        }
+        async fn records(&self, _: &str, _: &str) -> Result<Vec<RecordView>> {
+            if self.calls.get() <= 1 {
+                return Ok(Vec::new());
+            }
+            let failed = self.tick();
+            Ok(vec![RecordView {
+                deploy_id: "6".into(),
+                status: if failed { "build_failed" } else { "deploying" }.into(),
+                run_id: String::new(),
+            }])
+        }
+        async fn process_log(&self, _: &str, _: &str) -> Result<Vec<String>> {
+            Ok(Vec::new())
+        }
+        async fn submit(&self, _: &Submission) -> std::result::Result<i64, SubmitError> {
+            Ok(0)
+        }
+        async fn cancel(&self, _: &str, _: &str, _: i64) -> Result<()> {
+            Ok(())
+        }
+        async fn gray_split(&self, _: &GraySplit) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failure_is_reported_with_its_step_reason_wherever_it_falls_between_reads() {
+        for fail_at in 2..8 {
+            let api = Racing {
+                calls: Default::default(),
+                fail_at,
+            };
+            let http = reqwest::Client::new();
+            let report = block_on(deploy(&api, &request(Duration::from_secs(30)), &http)).unwrap();
+            let failure = report.failure.expect("the release failed");
+            assert_eq!(failure.step.as_deref(), Some("build_image"), "{fail_at}");
+            assert!(
+                failure.reason.contains("COPY failed"),
+                "failing at call {fail_at}: {}",
+                failure.reason
+            );
+        }
+    }
+
+    /// Records the version it was told and the task's status then.
+    #[derive(Default)]
+    struct Recorder(RefCell<Vec<String>>);
+
+    impl Watcher for Recorder {
+        async fn release_started(&self, task: &TaskView) {
+            let heard = format!("{} {}", task.version_name, task.status);
+            self.0.borrow_mut().push(heard);
+        }
+    }
+
+    #[test]
+    fn the_watcher_hears_the_version_once_while_the_release_runs() {
+        let api = Scripted::default();
+        api.tasks.borrow_mut().extend([
+            task(5, "finished", "svc-001"),
+            task(6, "running", "svc-002"),
+            task(6, "running", "svc-002"),
+            task(6, "finished", "svc-002"),
+        ]);
+        let http = reqwest::Client::new();
+        let watcher = Recorder::default();
+        let request = request(Duration::from_secs(10));
+        let report = block_on(deploy_watched(&api, &request, &http, &watcher)).unwrap();
+        assert_eq!(report.version_name.as_deref(), Some("svc-002"));
+        assert_eq!(*watcher.0.borrow(), vec!["svc-002 running".to_string()]);
     }
 }

@@ -47,13 +47,16 @@ pub async fn execute(
             "Deploy {} to {}/{}",
             request.image, request.env_id, request.service
         ));
-        flow::deploy(&api, request, &http).await
+        match &github {
+            Some(github) => flow::deploy_watched(&api, request, &http, github).await,
+            None => flow::deploy(&api, request, &http).await,
+        }
     };
     let report = match report {
         Ok(report) => report,
         Err(error) => {
             if let Some(github) = &github {
-                github.abort(&error.message()).await;
+                github.abort(request, &error.message()).await;
             }
             return Err(error);
         }

@@ -1,9 +1,19 @@
 //! Reporting a deploy to GitHub (a Deployment with statuses, a check run, this action's section
 //! of the sticky PR comment) and to chat. All of it is best effort: a failed report is a
 //! warning, never a failed deploy.
+//!
+//! The check run opens when the deploy starts. The Deployment is created (`in_progress`) as
+//! soon as the release task names the new version, because a Deployment's payload cannot
+//! change after creation and CloudBase names the version only once the release is submitted;
+//! a deploy that ends without one (unchanged, or stopped before the release) records it at the
+//! end. Its payload carries `version_name`, which rollback reads as "the last verified version".
+
+use std::sync::Mutex;
 
 use serde_json::json;
 
+use super::flow::Watcher;
+use super::progress::TaskView;
 use super::report::{Outcome, Report};
 use super::request::DeployRequest;
 use crate::cli::{GithubArgs, NotifyArgs};
@@ -19,8 +29,12 @@ pub struct GithubReport {
     client: Client,
     context: RunContext,
     environment: String,
-    deployment: Option<u64>,
+    sha: Option<String>,
     check_run: Option<u64>,
+    /// The Deployment, once created.
+    deployment: Mutex<Option<u64>>,
+    /// What the Deployment payload says about the request.
+    request: DeployRequest,
 }
 
 /// The GitHub Deployment environment: the named environment, else `<env_id>/<service>`.
@@ -49,25 +63,25 @@ impl GithubReport {
                 return None;
             }
         };
+        let sha = context.head_sha().map(str::to_string);
         let mut report = GithubReport {
             client,
             environment: deployment_environment(request),
             context,
-            deployment: None,
+            sha,
             check_run: None,
+            deployment: Mutex::new(None),
+            request: request.clone(),
         };
-        report.open(request).await;
+        report.open().await;
         Some(report)
     }
 
-    async fn open(&mut self, request: &DeployRequest) {
-        let Some(sha) = self.context.head_sha().map(str::to_string) else {
+    async fn open(&mut self) {
+        let Some(sha) = self.sha.clone() else {
             tracing::warn!("GITHUB_SHA is not set: no GitHub Deployment or check run");
             return;
         };
-        if !request.dry_run {
-            self.deployment = self.create_deployment(request, &sha).await;
-        }
         let mut run =
             NewCheckRun::started(&format!("deploy-tcb deploy ({})", self.environment), &sha);
         run.details_url = self.context.run_url();
@@ -77,15 +91,14 @@ impl GithubReport {
         }
     }
 
-    async fn create_deployment(&self, request: &DeployRequest, sha: &str) -> Option<u64> {
-        let payload = json!({
-            "env_id": request.env_id,
-            "service": request.service,
-            "image": request.image,
-            "release_type": request.release.api_name(),
-        });
+    /// Creates the Deployment and sets it `in_progress`; a refusal is a warning.
+    async fn open_deployment(&self, payload: serde_json::Value) -> Option<u64> {
+        let sha = self.sha.as_ref()?;
         let mut deployment = NewDeployment::new(sha, &self.environment, payload);
-        deployment.description = Some(format!("{} to {}", request.image, request.service));
+        deployment.description = Some(format!(
+            "{} to {}",
+            self.request.image, self.request.service
+        ));
         let created = match self.client.create_deployment(&deployment).await {
             Ok(created) => created,
             Err(error) => {
@@ -93,11 +106,11 @@ impl GithubReport {
                 return None;
             }
         };
-        let mut status = NewDeploymentStatus::new(DeploymentState::InProgress);
-        status.log_url = self.context.run_url();
+        let mut started = NewDeploymentStatus::new(DeploymentState::InProgress);
+        started.log_url = self.context.run_url();
         if let Err(error) = self
             .client
-            .create_deployment_status(created.id, &status)
+            .create_deployment_status(created.id, &started)
             .await
         {
             error.warn("setting the Deployment in progress");
@@ -105,9 +118,25 @@ impl GithubReport {
         Some(created.id)
     }
 
+    /// The final status, on the Deployment opened during the release or on one created now
+    /// with `payload`.
+    async fn close_deployment(&self, payload: serde_json::Value, last: NewDeploymentStatus) {
+        let opened = *self.deployment.lock().unwrap_or_else(|e| e.into_inner());
+        let id = match opened {
+            Some(id) => id,
+            None => match self.open_deployment(payload).await {
+                Some(id) => id,
+                None => return,
+            },
+        };
+        if let Err(error) = self.client.create_deployment_status(id, &last).await {
+            error.warn("setting the Deployment status");
+        }
+    }
+
     /// Final Deployment status, check run conclusion and the sticky comment section.
     pub async fn finish(&self, report: &Report) {
-        if let Some(id) = self.deployment {
+        if report.outcome != Outcome::Planned {
             let state = match report.outcome {
                 Outcome::Failed => DeploymentState::Failure,
                 _ => DeploymentState::Success,
@@ -116,9 +145,8 @@ impl GithubReport {
             status.environment_url = report.url.clone();
             status.log_url = self.context.run_url();
             status.description = Some(status_description(report));
-            if let Err(error) = self.client.create_deployment_status(id, &status).await {
-                error.warn("setting the Deployment status");
-            }
+            self.close_deployment(deployment_payload(report), status)
+                .await;
         }
         if let Some(id) = self.check_run {
             let conclusion = match report.outcome {
@@ -144,15 +172,14 @@ impl GithubReport {
     }
 
     /// The deploy stopped before it had a report (a network failure, refused credentials).
-    pub async fn abort(&self, reason: &str) {
+    pub async fn abort(&self, request: &DeployRequest, reason: &str) {
         let description = format!("deploy did not run to the end: {reason}");
-        if let Some(id) = self.deployment {
+        if !request.dry_run {
             let mut status = NewDeploymentStatus::new(DeploymentState::Error);
             status.log_url = self.context.run_url();
-            status.description = Some(description.clone());
-            if let Err(error) = self.client.create_deployment_status(id, &status).await {
-                error.warn("setting the Deployment status");
-            }
+            status.description = Some(crate::runner::mask::redact(&description));
+            self.close_deployment(request_payload(request, None), status)
+                .await;
         }
         if let Some(id) = self.check_run {
             let output = CheckOutput {
@@ -187,6 +214,58 @@ impl GithubReport {
             error.warn("writing the PR comment");
         }
     }
+}
+
+impl Watcher for GithubReport {
+    /// Opens the Deployment as soon as the release names its version (not for a dry run,
+    /// which has no release).
+    async fn release_started(&self, task: &TaskView) {
+        if self.request.dry_run || self.deployment_opened() {
+            return;
+        }
+        let id = self
+            .open_deployment(request_payload(&self.request, Some(task)))
+            .await;
+        *self.deployment.lock().unwrap_or_else(|e| e.into_inner()) = id;
+    }
+}
+
+impl GithubReport {
+    fn deployment_opened(&self) -> bool {
+        self.deployment
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+}
+
+/// The payload of a Deployment opened during the release: the version the task releases.
+fn request_payload(request: &DeployRequest, task: Option<&TaskView>) -> serde_json::Value {
+    let text = |value: &str| (!value.is_empty()).then(|| value.to_string());
+    json!({
+        "action": "deploy",
+        "env_id": request.env_id,
+        "service": request.service,
+        "image": request.image,
+        "release_type": request.release.api_name(),
+        "version_name": task.and_then(|t| text(&t.version_name)),
+        "previous_version": task.and_then(|t| text(&t.pre_version_name)),
+    })
+}
+
+/// What rollback reads back: the version this deploy left serving (`version_name`), the one it
+/// replaced, and the release type (a gray release is not verified at 100%).
+pub fn deployment_payload(report: &Report) -> serde_json::Value {
+    json!({
+        "action": "deploy",
+        "env_id": report.env_id,
+        "service": report.service,
+        "image": report.image,
+        "release_type": if report.traffic.is_some() { "GRAY" } else { "FULL" },
+        "version_name": report.version_name,
+        "previous_version": report.previous_version,
+        "result": report.outcome.as_str(),
+    })
 }
 
 /// A section id keeps letters, digits and `-_./`.

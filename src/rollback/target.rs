@@ -21,8 +21,13 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// Reads a deployment payload; `None` when it names no version.
+    /// Reads a deployment payload; `None` when it names no version, or records a gray
+    /// release (the deploy action's `release_type: GRAY`: it served only part of the traffic,
+    /// so it is verified only when canary-promote promotes it, in a Deployment of its own).
     pub fn from_payload(payload: &Value) -> Option<Verified> {
+        if payload["release_type"] == "GRAY" {
+            return None;
+        }
         let text = |key: &str| {
             payload[key]
                 .as_str()
@@ -425,5 +430,15 @@ mod tests {
         assert!(v.is_rollback);
         assert_eq!(v.left.as_deref(), Some("v2"));
         assert!(Verified::from_payload(&serde_json::json!({"image": "x"})).is_none());
+        // What the deploy action records.
+        let deployed = serde_json::json!({
+            "action": "deploy", "image": "x", "release_type": "FULL",
+            "version_name": "svc-002", "previous_version": "svc-001"
+        });
+        let v = Verified::from_payload(&deployed).unwrap();
+        assert_eq!(v.version, "svc-002");
+        assert!(!v.is_rollback);
+        let gray = serde_json::json!({"release_type": "GRAY", "version_name": "svc-003"});
+        assert!(Verified::from_payload(&gray).is_none());
     }
 }
