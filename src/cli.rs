@@ -487,7 +487,8 @@ pub struct ReleaseSemverArgs {
     /// Changelog file updated in place (empty to skip).
     #[arg(long, default_value = "CHANGELOG.md")]
     pub changelog_file: String,
-    /// Template for the changelog and release notes; default: the built-in Keep a Changelog layout.
+    /// Template file for each changelog section, with {{version}}, {{tag}}, {{previous_tag}},
+    /// {{date}}, {{compare_url}} and {{notes}}; default: the Keep a Changelog layout.
     #[arg(long)]
     pub changelog_template: Option<PathBuf>,
     /// Create a GitHub release.

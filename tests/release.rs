@@ -1037,3 +1037,37 @@ mod publishing {
         fake.assert_no_violations();
     }
 }
+
+#[test]
+fn changelog_template_lays_out_each_section() {
+    let repo = scenario(Some("v1.4.0"), &["feat: export to CSV", "fix: typo"]);
+    let templates = tempfile::tempdir().unwrap();
+    let template = templates.path().join("section.md");
+    std::fs::write(
+        &template,
+        "## Release {{version}} ({{ date }})\n\nSince {{previous_tag}}:\n\n{{notes}}\n",
+    )
+    .unwrap();
+    let template_arg = template.to_str().unwrap();
+    let run = run_binary(repo.path(), &["--changelog-template", template_arg], &[]);
+    assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
+    let changelog = std::fs::read_to_string(repo.path().join("CHANGELOG.md")).unwrap();
+    let section = changelog
+        .split("## Release 1.5.0 (")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no templated section:\n{changelog}"));
+    assert!(
+        section.contains(")\n\nSince v1.4.0:\n\n### Features"),
+        "{changelog}"
+    );
+    assert!(section.contains("export to CSV") && section.contains("typo"));
+
+    std::fs::write(&template, "## {{verison}}\n\n{{notes}}\n").unwrap();
+    let run = run_binary(repo.path(), &["--changelog-template", template_arg], &[]);
+    assert_eq!(run.code(), 2);
+    let all = format!("{}{}", run.stdout(), run.stderr());
+    assert!(
+        all.contains("`changelog_template`") && all.contains("{{verison}}"),
+        "{all}"
+    );
+}

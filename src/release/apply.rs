@@ -159,6 +159,7 @@ fn changelog(plan: &Plan, request: &Request, tag: &str, version: &str) -> Result
         &request.date,
         &plan.notes,
         &request.links,
+        request.template.as_ref(),
     );
     let shown = path.display();
     let Some(updated) = notes::update_changelog(&existing, version, &section) else {

@@ -115,6 +115,7 @@ pub fn changelog(releases: &[Release], links: &Links) -> String {
             &release.date,
             &release.notes,
             links,
+            None,
         );
         if index == 0 {
             text = notes::update_changelog("", &version, &section).unwrap_or_default();

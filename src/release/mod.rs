@@ -49,6 +49,8 @@ pub struct Request {
     pub links: notes::Links,
     /// The release date written in the changelog (`YYYY-MM-DD`).
     pub date: String,
+    /// The user's layout for each changelog section (`changelog_template`).
+    pub template: Option<notes::Template>,
 }
 
 impl Request {
@@ -122,6 +124,11 @@ impl Request {
             )
         })?;
         let changelog_file = changelog_path(&args.changelog_file)?;
+        let template = args
+            .changelog_template
+            .as_deref()
+            .map(load_template)
+            .transpose()?;
         Ok(Request {
             path: args.path,
             tag_prefix,
@@ -142,8 +149,26 @@ impl Request {
             github: RunContext::from_env().ok(),
             links: links_from_env(),
             date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+            template,
         })
     }
+}
+
+fn load_template(path: &std::path::Path) -> Result<notes::Template> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::input(
+            "changelog_template",
+            format!("cannot read `{}`: {e}", path.display()),
+            "give the path of a template file in the workspace, or leave the input empty",
+        )
+    })?;
+    notes::Template::parse(&text).map_err(|problem| {
+        Error::input(
+            "changelog_template",
+            format!("`{}`: {problem}", path.display()),
+            "write placeholders like {{version}}, {{date}} and {{notes}}",
+        )
+    })
 }
 
 fn changelog_path(text: &str) -> Result<Option<PathBuf>> {

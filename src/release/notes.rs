@@ -156,7 +156,53 @@ fn reference(change: &Change, links: &Links) -> String {
     format!(" ({commit}{pr}){author}")
 }
 
-/// A release section for the changelog: `## [1.3.0](compare) - 2026-11-26` and the notes.
+/// The placeholders a changelog template may use.
+pub const TEMPLATE_FIELDS: [&str; 6] = [
+    "version",
+    "tag",
+    "previous_tag",
+    "date",
+    "compare_url",
+    "notes",
+];
+
+/// A user's template for one changelog section, e.g. `## {{version}} ({{date}})\n\n{{notes}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template(String);
+
+impl Template {
+    /// Checks that every `{{placeholder}}` is one of [`TEMPLATE_FIELDS`], so a typo fails the
+    /// run up front instead of landing verbatim in the changelog.
+    pub fn parse(text: &str) -> Result<Template, String> {
+        let placeholder = regex::Regex::new(r"\{\{\s*([^}]*?)\s*\}\}").expect("valid regex");
+        for found in placeholder.captures_iter(text) {
+            let name = &found[1];
+            if !TEMPLATE_FIELDS.contains(&name) {
+                return Err(format!(
+                    "`{{{{{name}}}}}` is not a placeholder; use {}",
+                    TEMPLATE_FIELDS.map(|f| format!("{{{{{f}}}}}")).join(", ")
+                ));
+            }
+        }
+        if !text.contains("{{") {
+            return Err("the template has no {{placeholder}}; it would repeat the same text for every release".to_string());
+        }
+        Ok(Template(text.to_string()))
+    }
+
+    fn render(&self, fields: &[(&str, &str)]) -> String {
+        let placeholder = regex::Regex::new(r"\{\{\s*([^}]*?)\s*\}\}").expect("valid regex");
+        let rendered = placeholder.replace_all(&self.0, |found: &regex::Captures| {
+            let name = &found[1];
+            let value = fields.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+            value.unwrap_or_default().to_string()
+        });
+        format!("{}\n", rendered.trim_end())
+    }
+}
+
+/// A release section for the changelog: `## [1.3.0](compare) - 2026-11-26` and the notes, or
+/// the user's template filled with the same values.
 pub fn section(
     tag: &str,
     version: &str,
@@ -164,15 +210,27 @@ pub fn section(
     date: &str,
     body: &str,
     links: &Links,
+    template: Option<&Template>,
 ) -> String {
-    let heading = match links.compare(previous_tag, tag) {
-        Some(url) => format!("## [{version}]({url}) - {date}"),
-        None => format!("## [{version}] - {date}"),
-    };
     let body = if body.is_empty() {
         "No user-facing changes."
     } else {
         body
+    };
+    if let Some(template) = template {
+        let compare = links.compare(previous_tag, tag).unwrap_or_default();
+        return template.render(&[
+            ("version", version),
+            ("tag", tag),
+            ("previous_tag", previous_tag.unwrap_or_default()),
+            ("date", date),
+            ("compare_url", &compare),
+            ("notes", body),
+        ]);
+    }
+    let heading = match links.compare(previous_tag, tag) {
+        Some(url) => format!("## [{version}]({url}) - {date}"),
+        None => format!("## [{version}] - {date}"),
     };
     format!("{heading}\n\n{body}\n")
 }
@@ -316,5 +374,26 @@ mod tests {
             "# Changelog\n\n## [Unreleased]\n\n[Unreleased]: https://x/compare/v1...HEAD\n";
         let updated = update_changelog(existing, "1.0.0", "## [1.0.0] - d\n\nA\n").unwrap();
         assert!(updated.find("## [1.0.0]").unwrap() < updated.find("[Unreleased]: ").unwrap());
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[test]
+    fn templates_fill_every_field_and_reject_unknown_ones() {
+        let template =
+            Template::parse("# {{tag}} {{ version }} {{date}} {{compare_url}}\n{{notes}}").unwrap();
+        let out = template.render(&[
+            ("tag", "v2.0.0"),
+            ("version", "2.0.0"),
+            ("date", "2026-11-26"),
+            ("compare_url", "https://x/compare"),
+            ("notes", "- a"),
+        ]);
+        assert_eq!(out, "# v2.0.0 2.0.0 2026-11-26 https://x/compare\n- a\n");
+        assert!(Template::parse("{{ver}}").unwrap_err().contains("{{ver}}"));
+        assert!(Template::parse("static text").is_err());
     }
 }
