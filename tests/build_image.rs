@@ -123,24 +123,11 @@ fn run_action(
         command.env(format!("INPUT_{}", name.to_uppercase()), value);
     }
     let output = command.output().expect("deploy-tcb runs");
-    let outputs = parse_outputs(&std::fs::read_to_string(&output_file).unwrap_or_default());
+    let outputs = crate::support::runner::parse_outputs(
+        &std::fs::read_to_string(&output_file).unwrap_or_default(),
+    );
     let summary = std::fs::read_to_string(&summary_file).unwrap_or_default();
     (output, outputs, summary)
-}
-
-/// Reads `GITHUB_OUTPUT`: `k=v` lines and `k<<DELIM` heredocs.
-fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut outputs = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some((name, delimiter)) = line.split_once("<<") {
-            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
-            outputs.insert(name.to_string(), value.join("\n"));
-        } else if let Some((name, value)) = line.split_once('=') {
-            outputs.insert(name.to_string(), value.to_string());
-        }
-    }
-    outputs
 }
 
 /// Every file in the image's layers (paths without the leading `/`) with its content.
@@ -1073,7 +1060,9 @@ fn keyless_tcr_login_exchanges_the_oidc_token_through_sts() {
     ] {
         assert!(!shown.contains(secret), "{secret} leaked: {stdout}");
     }
-    let outputs = parse_outputs(&std::fs::read_to_string(runner.path().join("output")).unwrap());
+    let outputs = crate::support::runner::parse_outputs(
+        &std::fs::read_to_string(runner.path().join("output")).unwrap(),
+    );
     let manifest = registry.manifest("superinsight/keyless", "k");
     assert_eq!(
         manifest.header("Docker-Content-Digest"),

@@ -57,7 +57,9 @@ pub fn run_action_with(emu: &TestEmulator, args: &[&str], env: &[(&str, &str)]) 
     let output = command.output().expect("run deploy-tcb");
     Run {
         code: output.status.code().unwrap_or(-1),
-        outputs: read_outputs(&std::fs::read_to_string(&outputs).unwrap_or_default()),
+        outputs: crate::support::runner::parse_outputs(
+            &std::fs::read_to_string(&outputs).unwrap_or_default(),
+        ),
         summary: std::fs::read_to_string(&summary).unwrap_or_default(),
         log: format!(
             "{}{}",
@@ -65,20 +67,6 @@ pub fn run_action_with(emu: &TestEmulator, args: &[&str], env: &[(&str, &str)]) 
             String::from_utf8_lossy(&output.stderr)
         ),
     }
-}
-
-fn read_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut outputs = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some((name, delimiter)) = line.split_once("<<") {
-            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
-            outputs.insert(name.to_string(), value.join("\n"));
-        } else if let Some((name, value)) = line.split_once('=') {
-            outputs.insert(name.to_string(), value.to_string());
-        }
-    }
-    outputs
 }
 
 /// A stable version serving 100% and a gray canary (`image`) open at 0%: (stable, canary).

@@ -157,24 +157,11 @@ fn deploy_with(
         code: result.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&result.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&result.stderr).into_owned(),
-        outputs: parse_outputs(&std::fs::read_to_string(&output).unwrap_or_default()),
+        outputs: crate::support::runner::parse_outputs(
+            &std::fs::read_to_string(&output).unwrap_or_default(),
+        ),
         summary: std::fs::read_to_string(&summary).unwrap_or_default(),
     }
-}
-
-/// Reads a `GITHUB_OUTPUT` file: `k=v` lines and `k<<DELIM` heredocs.
-fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut outputs = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some((name, delimiter)) = line.split_once("<<") {
-            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
-            outputs.insert(name.to_string(), value.join("\n"));
-        } else if let Some((name, value)) = line.split_once('=') {
-            outputs.insert(name.to_string(), value.to_string());
-        }
-    }
-    outputs
 }
 
 fn http_get(url: &str) -> u16 {
@@ -802,7 +789,7 @@ fn demo_runs_offline_and_writes_outputs_and_summary() {
     ] {
         assert!(stdout.contains(stage), "{stage} missing from:\n{stdout}");
     }
-    let outputs = parse_outputs(&std::fs::read_to_string(&output).unwrap());
+    let outputs = crate::support::runner::parse_outputs(&std::fs::read_to_string(&output).unwrap());
     // The last deploy: the failing canary's gray release beside the promoted hello-003.
     assert_eq!(outputs["result"], "gray");
     assert_eq!(outputs["version_name"], "hello-004");
@@ -876,6 +863,6 @@ fn inputs_come_from_input_variables_like_a_docker_action() {
             "{secret} leaked: {without_mask}"
         );
     }
-    let outputs = parse_outputs(&std::fs::read_to_string(&output).unwrap());
+    let outputs = crate::support::runner::parse_outputs(&std::fs::read_to_string(&output).unwrap());
     assert_eq!(outputs["result"], "deployed");
 }

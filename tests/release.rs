@@ -393,24 +393,9 @@ fn run_binary(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let raw = std::fs::read_to_string(&output_file).unwrap_or_default();
     Run {
         output,
-        outputs: parse_outputs(&raw),
+        outputs: crate::support::runner::parse_outputs(&raw),
         summary: std::fs::read_to_string(&summary_file).unwrap_or_default(),
     }
-}
-
-/// Reads `GITHUB_OUTPUT` (both the `k=v` and the heredoc forms).
-fn parse_outputs(raw: &str) -> BTreeMap<String, String> {
-    let mut outputs = BTreeMap::new();
-    let mut lines = raw.lines();
-    while let Some(line) = lines.next() {
-        if let Some((name, delimiter)) = line.split_once("<<") {
-            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
-            outputs.insert(name.to_string(), value.join("\n"));
-        } else if let Some((name, value)) = line.split_once('=') {
-            outputs.insert(name.to_string(), value.to_string());
-        }
-    }
-    outputs
 }
 
 #[test]

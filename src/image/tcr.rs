@@ -5,18 +5,14 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
-
 use crate::cli::CloudArgs;
+use crate::deploy::keyless;
 use crate::error::{Error, Result};
 use crate::runner::Secret;
 use crate::tcb::credentials::Anonymous;
 use crate::tcb::models::sts::AssumeRoleWithWebIdentityRequest;
 use crate::tcb::models::tcr::CreateInstanceTokenRequest;
 use crate::tcb::{Client, CredentialSource, Credentials, Endpoint};
-
-/// The audience Tencent Cloud's OIDC identity provider is configured with (its client id).
-const OIDC_AUDIENCE: &str = "sts.tencentcloudapi.com";
 
 /// A registry login: the user name TCR issued and its temporary token.
 #[derive(Debug, Clone)]
@@ -86,7 +82,9 @@ async fn keyless(cloud: &CloudArgs, role_arn: &str, endpoint: &Endpoint) -> Resu
             "set provider_id to the name of the OIDC identity provider in Tencent Cloud CAM",
         ));
     };
-    let oidc = oidc_token().await?;
+    let oidc = keyless::TokenEndpoint::from_env()?
+        .fetch(&reqwest::Client::new(), keyless::AUDIENCE)
+        .await?;
     let sts = Client::new(Anonymous)
         .endpoint(endpoint.clone())
         .region(cloud.region.clone());
@@ -94,7 +92,7 @@ async fn keyless(cloud: &CloudArgs, role_arn: &str, endpoint: &Endpoint) -> Resu
         provider_id,
         web_identity_token: oidc.expose().into(),
         role_arn: role_arn.to_string(),
-        role_session_name: session_name(),
+        role_session_name: keyless::session_name(),
         duration_seconds: Some(1800),
     };
     let keys = sts
@@ -111,62 +109,6 @@ async fn keyless(cloud: &CloudArgs, role_arn: &str, endpoint: &Endpoint) -> Resu
         Secret::new(keys.tmp_secret_key.expose()),
         Secret::new(keys.token.expose()),
     ))
-}
-
-/// The job's GitHub OIDC token for Tencent Cloud's audience, masked as soon as it arrives.
-async fn oidc_token() -> Result<Secret> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let (Some(url), Some(bearer)) = (
-        var("ACTIONS_ID_TOKEN_REQUEST_URL"),
-        var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-    ) else {
-        return Err(Error::input(
-            "role_arn",
-            "keyless login needs the job's OIDC token, but ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set",
-            "add `permissions: id-token: write` to the job, or give secret_id and secret_key instead of role_arn",
-        ));
-    };
-    let bearer = Secret::new(bearer);
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let response = reqwest::Client::new()
-        .get(format!("{url}{separator}audience={OIDC_AUDIENCE}"))
-        .bearer_auth(bearer.expose())
-        .header("Accept", "application/json; api-version=2.0")
-        .send()
-        .await
-        .context("requesting the GitHub OIDC token")?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(Error::Failure(anyhow::anyhow!(
-            "the GitHub OIDC token request answered HTTP {status}; the job needs `permissions: id-token: write`"
-        )));
-    }
-    let answer: serde_json::Value = response
-        .json()
-        .await
-        .context("reading the GitHub OIDC token answer")?;
-    match answer.get("value").and_then(serde_json::Value::as_str) {
-        Some(token) if !token.is_empty() => Ok(Secret::new(token)),
-        _ => Err(Error::Failure(anyhow::anyhow!(
-            "the GitHub OIDC token answer holds no token"
-        ))),
-    }
-}
-
-/// An sts session name (2 to 128 of `[\w+=,.@-]`) that names the run for CloudAudit.
-fn session_name() -> String {
-    let run = std::env::var("GITHUB_RUN_ID").unwrap_or_else(|_| "local".to_string());
-    format!("deploy-tcb-build-image-{run}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(128)
-        .collect()
 }
 
 fn missing(missing: &str, given: &str) -> Error {

@@ -290,6 +290,14 @@ fn active_commands(text: &str) -> Vec<WorkflowCommand> {
     commands
 }
 
+/// Parses a `GITHUB_OUTPUT` file as the runner does; a malformed file fails the test, because
+/// the runner would fail the step on it.
+pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    parse_key_value_file(text)
+        .map(last_wins)
+        .unwrap_or_else(|problem| panic!("GITHUB_OUTPUT is malformed: {problem}\n{text}"))
+}
+
 fn last_wins(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
     pairs.into_iter().collect()
 }
