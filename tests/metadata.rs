@@ -528,8 +528,20 @@ fn every_action_yml_validates_against_the_github_action_schema() {
 }
 
 fn example_workflows() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("examples/workflows"))
-        .expect("examples/workflows exists")
+    workflows_in("examples/workflows")
+}
+
+/// The copy-paste examples plus this repository's own workflows (CI and its release, which
+/// runs our release-semver action from the checkout).
+fn all_workflows() -> Vec<PathBuf> {
+    let mut files = example_workflows();
+    files.extend(workflows_in(".github/workflows"));
+    files
+}
+
+fn workflows_in(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "yml"))
         .collect();
@@ -542,7 +554,7 @@ fn example_workflows_validate_against_the_github_workflow_schema() {
     if !support::tool_or_skip("check-jsonschema") {
         return;
     }
-    let files = example_workflows();
+    let files = all_workflows();
     assert!(!files.is_empty(), "examples/workflows has no .yml file");
     let control = "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    stepz: []\n";
     assert_valid_with_control("vendor.github-workflows", files, control, "$.jobs.x");
@@ -637,7 +649,11 @@ fn example_workflows_have_no_zizmor_findings() {
 
 /// The action a `uses:` value refers to, when it is one of ours.
 fn our_action(uses: &str) -> Option<Result<String, String>> {
-    let path = uses.strip_prefix(REPOSITORY)?;
+    // `./actions/<name>` is this repository's own checkout using its actions.
+    let path = match uses.strip_prefix('.') {
+        Some(local) => local.trim_end_matches('/'),
+        None => uses.strip_prefix(REPOSITORY)?,
+    };
     let (path, _version) = path.split_once('@').unwrap_or((path, ""));
     Some(match path {
         "" => Ok("deploy".to_string()),
@@ -764,7 +780,7 @@ fn yaml_blocks(markdown: &str) -> Vec<String> {
 fn workflows_and_readme_snippets_use_only_declared_inputs_and_outputs() {
     let mut problems = Vec::new();
     let mut used_by_examples = BTreeSet::new();
-    for file in example_workflows() {
+    for file in all_workflows() {
         let origin = file.strip_prefix(root()).unwrap().display().to_string();
         let (p, used) = usage_problems(&origin, &std::fs::read_to_string(&file).unwrap());
         problems.extend(p);
