@@ -221,6 +221,18 @@ fn run_action(
     inputs: &[(&str, &str)],
     timeout: Duration,
 ) -> StepResult {
+    run_action_on(image, action, inputs, timeout, None)
+}
+
+/// [`run_action`] on a given network: the runner adds `--network <job network>` when the job
+/// has service containers, which is how a step reaches a service such as the emulator.
+fn run_action_on(
+    image: &Image,
+    action: &str,
+    inputs: &[(&str, &str)],
+    timeout: Duration,
+    network: Option<&str>,
+) -> StepResult {
     let dirs = RunnerDirs::new();
     let mut env = dirs.environment();
     let mut given: BTreeMap<String, String> = action_inputs(action).into_iter().collect();
@@ -241,6 +253,9 @@ fn run_action(
         command.args(["-e", variable]);
     }
     command.args(["-e", "GITHUB_ACTIONS=true", "-e", "CI=true"]);
+    if let Some(network) = network {
+        command.args(["--network", network]);
+    }
     for mount in dirs.mounts() {
         command.args(["-v", &mount]);
     }
@@ -276,6 +291,111 @@ fn the_action_image_runs_as_the_runner_runs_it() {
     check_image_config(&image);
     check_demo(&image);
     check_bad_deploy_input(&image);
+    check_deploys_against_the_emulator(&image);
+}
+
+/// The deploy action in its image against an emulator on the host (the job's service network):
+/// a dry run, a new service, a gray release beside it, and a release that crashes, which fails
+/// the step and leaves the previous version serving.
+fn check_deploys_against_the_emulator(image: &Image) {
+    use crate::support::emulator::{ENV, SECRET_ID, SECRET_KEY, TestEmulator};
+    let emulator = TestEmulator::start();
+    let endpoint = emulator.base_url();
+    let deploy = |extra: &[(&str, &str)]| {
+        let mut inputs = vec![
+            ("env_id", ENV),
+            ("service", "web"),
+            ("secret_id", SECRET_ID),
+            ("secret_key", SECRET_KEY),
+            ("tcb_endpoint", endpoint.as_str()),
+            ("wait_timeout", "60s"),
+            ("health_timeout", "20s"),
+        ];
+        inputs.extend_from_slice(extra);
+        let result = run_action_on(
+            image,
+            "deploy",
+            &inputs,
+            Duration::from_secs(120),
+            Some("host"),
+        );
+        let outputs = result
+            .outputs()
+            .expect("GITHUB_OUTPUT parses as the runner parses it");
+        (result, outputs)
+    };
+    let healthy = "ccr.ccs.tencentyun.com/demo/synthetic:healthy";
+
+    let (planned, outputs) = deploy(&[("image", healthy), ("dry_run", "true")]);
+    assert_eq!(planned.code, Some(0), "{}", planned.describe());
+    assert_eq!(
+        outputs.get("result").map(String::as_str),
+        Some("planned"),
+        "{outputs:?}"
+    );
+    let detail = emulator.call(
+        "DescribeCloudRunServerDetail",
+        serde_json::json!({"EnvId": ENV, "ServerName": "web"}),
+    );
+    assert!(
+        detail["Error"]["Code"].is_string(),
+        "a dry run created the service: {detail}"
+    );
+
+    let (first, outputs) = deploy(&[("image", healthy)]);
+    assert_eq!(first.code, Some(0), "{}", first.describe());
+    assert_eq!(
+        outputs.get("result").map(String::as_str),
+        Some("deployed"),
+        "{outputs:?}"
+    );
+    let serving = outputs["version_name"].clone();
+    assert!(
+        first.summary().contains(&serving),
+        "summary: {}",
+        first.summary()
+    );
+
+    let (gray, outputs) = deploy(&[
+        ("image", "ccr.ccs.tencentyun.com/demo/synthetic:errors-20"),
+        ("release_type", "gray"),
+        ("traffic", "20"),
+    ]);
+    assert_eq!(gray.code, Some(0), "{}", gray.describe());
+    assert_eq!(
+        outputs.get("result").map(String::as_str),
+        Some("gray"),
+        "{outputs:?}"
+    );
+    assert_eq!(
+        outputs.get("previous_version"),
+        Some(&serving),
+        "{outputs:?}"
+    );
+
+    // The open gray release is in the way of the next deploy: on_conflict cancel closes it.
+    let (crashed, outputs) = deploy(&[
+        ("image", "ccr.ccs.tencentyun.com/demo/synthetic:crash"),
+        ("on_conflict", "cancel"),
+    ]);
+    assert_eq!(crashed.code, Some(1), "{}", crashed.describe());
+    assert_eq!(
+        outputs.get("result").map(String::as_str),
+        Some("failed"),
+        "{outputs:?}"
+    );
+    assert_eq!(crashed.errors().len(), 1, "{}", crashed.describe());
+    let online: Vec<String> = emulator.online("web").into_iter().map(|(v, _)| v).collect();
+    assert_eq!(
+        online,
+        vec![serving],
+        "the previous version must keep serving"
+    );
+    let leaked = crashed
+        .everything()
+        .lines()
+        .any(|l| l.contains(SECRET_KEY) && !l.starts_with("::add-mask::"));
+    assert!(!leaked, "the secret key leaked: {}", crashed.describe());
 }
 
 /// Small, from scratch, the binary as entrypoint, and root (no `USER`).
