@@ -166,6 +166,12 @@ pub const TEMPLATE_FIELDS: [&str; 6] = [
     "notes",
 ];
 
+/// `{{ name }}` in a changelog template, compiled once.
+fn placeholder() -> &'static regex::Regex {
+    static PLACEHOLDER: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    PLACEHOLDER.get_or_init(|| regex::Regex::new(r"\{\{\s*([^}]*?)\s*\}\}").expect("valid regex"))
+}
+
 /// A user's template for one changelog section, e.g. `## {{version}} ({{date}})\n\n{{notes}}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template(String);
@@ -174,8 +180,7 @@ impl Template {
     /// Checks that every `{{placeholder}}` is one of [`TEMPLATE_FIELDS`], so a typo fails the
     /// run up front instead of landing verbatim in the changelog.
     pub fn parse(text: &str) -> Result<Template, String> {
-        let placeholder = regex::Regex::new(r"\{\{\s*([^}]*?)\s*\}\}").expect("valid regex");
-        for found in placeholder.captures_iter(text) {
+        for found in placeholder().captures_iter(text) {
             let name = &found[1];
             if !TEMPLATE_FIELDS.contains(&name) {
                 return Err(format!(
@@ -191,8 +196,7 @@ impl Template {
     }
 
     fn render(&self, fields: &[(&str, &str)]) -> String {
-        let placeholder = regex::Regex::new(r"\{\{\s*([^}]*?)\s*\}\}").expect("valid regex");
-        let rendered = placeholder.replace_all(&self.0, |found: &regex::Captures| {
+        let rendered = placeholder().replace_all(&self.0, |found: &regex::Captures| {
             let name = &found[1];
             let value = fields.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
             value.unwrap_or_default().to_string()

@@ -199,25 +199,32 @@ pub fn safety_check(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     Ok(())
 }
 
+/// Moves the array at `pointer` out of an owned report (empty when absent or not an array),
+/// instead of copying it.
+fn take_array(report: &mut Value, pointer: &str) -> Vec<Value> {
+    match report.pointer_mut(pointer).map(Value::take) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    }
+}
+
+/// Moves the object at `pointer` out of an owned report (empty when absent or not an object).
+fn take_object(report: &mut Value, pointer: &str) -> serde_json::Map<String, Value> {
+    match report.pointer_mut(pointer).map(Value::take) {
+        Some(Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    }
+}
+
 pub fn safety_scan(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
-    let report: Value = read_json(reader)?;
-    let files = report
-        .pointer("/scan_results/files")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for file in files {
+    let mut report: Value = read_json(reader)?;
+    for mut file in take_array(&mut report, "/scan_results/files") {
         let path = file
             .pointer("/location")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let deps = file
-            .pointer("/results/dependencies")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        for dep in deps {
+        for dep in take_array(&mut file, "/results/dependencies") {
             let name = dep
                 .get("name")
                 .and_then(Value::as_str)
@@ -593,12 +600,8 @@ fn osv_vuln(pkg: &Value, vuln: &Value, path: &str, ctx: &mut Ctx) {
 // ---- npm audit ----
 
 pub fn npm_v6(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
-    let report: Value = read_json(reader)?;
-    let advisories = report
-        .get("advisories")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let mut report: Value = read_json(reader)?;
+    let advisories = take_object(&mut report, "/advisories");
     for advisory in advisories.values() {
         let text = |p: &str| {
             advisory
@@ -672,12 +675,8 @@ pub fn npm_v6(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
 }
 
 pub fn npm_v7(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
-    let report: Value = read_json(reader)?;
-    let vulnerabilities = report
-        .get("vulnerabilities")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let mut report: Value = read_json(reader)?;
+    let vulnerabilities = take_object(&mut report, "/vulnerabilities");
     for (name, entry) in &vulnerabilities {
         for via in entry
             .get("via")
