@@ -62,6 +62,11 @@ pub struct RunContext {
     pub pull_request: Option<u64>,
     /// The PR head commit, from the event payload (check runs belong on it, not on the merge).
     pub pull_request_head_sha: Option<String>,
+    /// The PR base commit, from the event payload (`pull_request.base.sha`).
+    pub pull_request_base_sha: Option<String>,
+    /// A push's `before` and `after` commits, from the event payload; `None` for a push that
+    /// created the branch (`before` is all zeros), which has nothing to compare with.
+    pub push_range: Option<(String, String)>,
 }
 
 const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -111,11 +116,22 @@ impl RunContext {
             job: var("GITHUB_JOB"),
             actor: var("GITHUB_ACTOR"),
             pull_request,
-            pull_request_head_sha: event
-                .and_then(|e| e.pointer("/pull_request/head/sha"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            pull_request_head_sha: event.and_then(|e| text_at(e, "/pull_request/head/sha")),
+            pull_request_base_sha: event.and_then(|e| text_at(e, "/pull_request/base/sha")),
+            push_range: event.and_then(push_range_from_event),
         })
+    }
+
+    /// The commits whose difference is this run's change: the PR's base and head, or a push's
+    /// `before` and `after`. `None` when the event has neither (schedule, a new branch…).
+    pub fn change_range(&self) -> Option<(&str, &str)> {
+        match (&self.pull_request_base_sha, &self.pull_request_head_sha) {
+            (Some(base), Some(head)) => Some((base, head)),
+            _ => self
+                .push_range
+                .as_ref()
+                .map(|(before, after)| (before.as_str(), after.as_str())),
+        }
     }
 
     /// The commit to report on: the PR head for pull_request events, else `GITHUB_SHA`.
@@ -143,6 +159,22 @@ impl RunContext {
 
 fn trim_base(url: &str) -> String {
     url.trim_end_matches('/').to_string()
+}
+
+fn text_at(event: &Value, pointer: &str) -> Option<String> {
+    event
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// A push event's `before` and `after`; a `before` of zeros means the branch is new.
+fn push_range_from_event(event: &Value) -> Option<(String, String)> {
+    let before = text_at(event, "/before").filter(|b| b.chars().any(|c| c != '0'))?;
+    let after = text_at(event, "/after").filter(|a| a.chars().any(|c| c != '0'))?;
+    Some((before, after))
 }
 
 /// `pull_request.number` (pull_request, pull_request_target), or `issue.number` when the issue
@@ -205,6 +237,7 @@ mod tests {
         assert_eq!(ctx.api_url, "https://ghe.example.com/api/v3");
         assert_eq!(ctx.pull_request, Some(42));
         assert_eq!(ctx.head_sha(), Some("abc123"));
+        assert_eq!(ctx.change_range(), None, "no base sha in this payload");
         assert_eq!(
             ctx.run_url().unwrap(),
             "https://ghe.example.com/acme/shop/actions/runs/991/attempts/2"
@@ -224,6 +257,22 @@ mod tests {
         assert_eq!(ctx.api_url, "https://api.github.com");
         assert_eq!(ctx.pull_request, Some(7));
         assert_eq!(ctx.run_url(), None);
+    }
+
+    #[test]
+    fn the_change_is_the_prs_base_and_head_or_the_pushs_before_and_after() {
+        let repo = vars(&[("GITHUB_REPOSITORY", "acme/shop")]);
+        let pr =
+            json!({"pull_request": {"number": 3, "base": {"sha": "b1"}, "head": {"sha": "h1"}}});
+        let ctx = RunContext::from_vars(&repo, Some(&pr)).unwrap();
+        assert_eq!(ctx.change_range(), Some(("b1", "h1")));
+        let push = json!({"before": "a0", "after": "a1"});
+        let ctx = RunContext::from_vars(&repo, Some(&push)).unwrap();
+        assert_eq!(ctx.change_range(), Some(("a0", "a1")));
+        let new_branch =
+            json!({"before": "0000000000000000000000000000000000000000", "after": "a1"});
+        let ctx = RunContext::from_vars(&repo, Some(&new_branch)).unwrap();
+        assert_eq!(ctx.change_range(), None);
     }
 
     #[test]

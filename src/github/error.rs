@@ -110,6 +110,7 @@ fn permission_for(operation: &str) -> Option<&'static str> {
         ("git", _) => Some("contents: write"),
         ("code-scanning", _) => Some("security-events: write"),
         (_, op) if op.contains("release") => Some("contents: write"),
+        (_, "repos/compare-commits") => Some("contents: read"),
         ("pulls", _) | (_, "repos/list-pull-requests-associated-with-commit") => {
             Some("pull-requests: read")
         }

@@ -29,6 +29,7 @@ pub mod code_scanning;
 pub mod comment;
 pub mod context;
 pub mod deployments;
+pub mod diff;
 pub mod error;
 pub mod git;
 pub mod releases;

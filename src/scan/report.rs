@@ -2,15 +2,23 @@
 //! findings' lines (the client sends them 50 per request), this action's section of the run's
 //! sticky PR comment, and, with `upload`, the SARIF to code scanning. Reporting is best effort:
 //! a failure is a warning, never the verdict.
+//!
+//! In a pull request or a push, the annotations are the findings on the lines it changed (from
+//! GitHub's comparison of its base and head), where a reviewer looks; the rest are counted in
+//! the check run's summary and are all in the SARIF. Without a change to compare, or when
+//! GitHub cannot give it, they are the most severe findings anywhere.
 
 use chrono::Utc;
 
 use super::model::{Finding, Severity};
 use super::render::{self, Outcome};
+use crate::github::diff::ChangedLines;
 use crate::github::{
     AnnotationLevel, CheckAnnotation, CheckOutput, CheckStatus, Client, Conclusion, NewCheckRun,
     RunContext, SarifUpload, StickyComment,
 };
+use crate::runner::command::annotate;
+use crate::runner::{Annotation, Level};
 
 /// GitHub keeps at most this many annotations of a check run worth reading.
 const MAX_ANNOTATIONS: usize = 500;
@@ -26,49 +34,142 @@ fn cut(text: &str, limit: usize) -> String {
     }
 }
 
-/// Annotations for the located findings, most severe first.
-pub fn annotations(findings: &[Finding], threshold: Severity) -> Vec<CheckAnnotation> {
-    let mut located: Vec<&Finding> = findings
+/// The change the annotations are limited to, and what to call it.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    pub lines: &'a ChangedLines,
+    /// `this pull request` or `this push`.
+    pub what: &'static str,
+}
+
+/// The check run's annotations and where the findings are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Annotated {
+    pub annotations: Vec<CheckAnnotation>,
+    /// Located findings on the changed lines (all located findings without a change).
+    pub on_changed_lines: usize,
+    /// Findings not on the changed lines, unlocated ones included (0 without a change).
+    pub elsewhere: usize,
+}
+
+fn located(f: &Finding) -> Option<(&str, u32, u32)> {
+    let path = f.path.as_deref()?;
+    let start = f.start_line()?;
+    let end = f
+        .region
+        .and_then(|r| r.end_line)
+        .unwrap_or(start)
+        .max(start);
+    Some((path, start, end))
+}
+
+fn annotation(
+    f: &Finding,
+    (path, start, end): (&str, u32, u32),
+    threshold: Severity,
+) -> CheckAnnotation {
+    let level = if f.accepted.is_some() || f.severity < Severity::Medium {
+        AnnotationLevel::Notice
+    } else if f.severity >= threshold {
+        AnnotationLevel::Failure
+    } else {
+        AnnotationLevel::Warning
+    };
+    let mut a = CheckAnnotation::new(path, start, level, &f.message);
+    a.end_line = end;
+    a.title = Some(format!("{} {} ({})", f.severity, f.rule, f.tool));
+    a
+}
+
+/// Annotations, most severe first, at most [`MAX_ANNOTATIONS`]: with a change, for the
+/// findings whose lines intersect its changed lines; without one, for every located finding.
+pub fn annotations(
+    findings: &[Finding],
+    threshold: Severity,
+    change: Option<&ChangedLines>,
+) -> Annotated {
+    let mut chosen: Vec<(&Finding, (&str, u32, u32))> = findings
         .iter()
-        .filter(|f| f.path.is_some() && f.start_line().is_some())
+        .filter_map(|f| located(f).map(|at| (f, at)))
+        .filter(|(_, (path, start, end))| change.is_none_or(|c| c.touches(path, *start, *end)))
         .collect();
-    located.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    located
+    chosen.sort_by_key(|(f, _)| std::cmp::Reverse(f.severity));
+    let on_changed_lines = chosen.len();
+    let elsewhere = if change.is_some() {
+        findings.len() - on_changed_lines
+    } else {
+        0
+    };
+    let annotations = chosen
         .into_iter()
         .take(MAX_ANNOTATIONS)
-        .map(|f| {
-            let level = if f.accepted.is_some() || f.severity < Severity::Medium {
-                AnnotationLevel::Notice
-            } else if f.severity >= threshold {
-                AnnotationLevel::Failure
-            } else {
-                AnnotationLevel::Warning
-            };
-            let path = f.path.as_deref().unwrap_or_default();
-            let mut a = CheckAnnotation::new(path, f.start_line().unwrap_or(1), level, &f.message);
-            a.end_line = f.region.and_then(|r| r.end_line).unwrap_or(a.start_line);
-            a.title = Some(format!("{} {} ({})", f.severity, f.rule, f.tool));
-            a
-        })
-        .collect()
+        .map(|(f, at)| annotation(f, at, threshold))
+        .collect();
+    Annotated {
+        annotations,
+        on_changed_lines,
+        elsewhere,
+    }
+}
+
+/// One paragraph on where the annotations are, for the check run's summary.
+pub fn placement(annotated: &Annotated, change: Option<&Change>) -> String {
+    let shown = annotated.annotations.len();
+    let cap = if annotated.on_changed_lines > shown {
+        format!(" (the {shown} most severe are annotated)")
+    } else {
+        String::new()
+    };
+    let Some(change) = change else {
+        return format!(
+            "Annotations: the {shown} most severe located findings; with a pull request or a push to compare, only those on its changed lines are annotated."
+        );
+    };
+    let mut text = format!(
+        "{} on changed lines of {}{cap}; {} elsewhere are in the SARIF and the summary.",
+        annotated.on_changed_lines, change.what, annotated.elsewhere
+    );
+    if let Some(caveat) = change.lines.caveat() {
+        text.push(' ');
+        text.push_str(&caveat);
+    }
+    text
 }
 
 /// The check run, completed, with the job summary as its output.
-pub fn check_run(outcome: &Outcome, sha: &str, threshold: Severity) -> NewCheckRun {
+pub fn check_run(
+    outcome: &Outcome,
+    sha: &str,
+    threshold: Severity,
+    change: Option<&Change>,
+) -> NewCheckRun {
     let conclusion = if outcome.verdict.passed {
         Conclusion::Success
     } else {
         Conclusion::Failure
     };
+    let annotated = annotations(outcome.findings, threshold, change.map(|c| c.lines));
+    let title = match change {
+        Some(_) => format!(
+            "{} · {} on changed lines",
+            outcome.verdict.reason, annotated.on_changed_lines
+        ),
+        None => outcome.verdict.reason.clone(),
+    };
+    let summary = format!(
+        "{}\n\n{}",
+        placement(&annotated, change),
+        render::summary(outcome).as_markdown()
+    );
     let mut run = NewCheckRun::started("deploy-tcb security-scan", sha);
     run.status = CheckStatus::Completed;
     run.conclusion = Some(conclusion);
     run.completed_at = Some(Utc::now());
     run.output = Some(CheckOutput {
-        title: cut(&outcome.verdict.reason, 200),
-        summary: cut(render::summary(outcome).as_markdown(), SUMMARY_LIMIT),
+        title: cut(&title, 200),
+        summary: cut(&summary, SUMMARY_LIMIT),
         text: None,
-        annotations: annotations(outcome.findings, threshold),
+        annotations: annotated.annotations,
     });
     run
 }
@@ -95,6 +196,39 @@ pub fn comment_section(outcome: &Outcome) -> String {
     )
 }
 
+/// The lines this run's pull request or push changed, and what to call the change. `None`
+/// when there is nothing to compare (said on the log) or GitHub cannot tell (a warning): the
+/// annotations then go on the most severe findings anywhere.
+async fn changed_lines(
+    client: &Client,
+    context: &RunContext,
+) -> Option<(ChangedLines, &'static str)> {
+    let Some((base, head)) = context.change_range() else {
+        println!(
+            "No pull request or push to compare against: the check run annotates the most severe findings anywhere"
+        );
+        return None;
+    };
+    let what = if context.pull_request_base_sha.is_some() {
+        "this pull request"
+    } else {
+        "this push"
+    };
+    match client.compare(base, head).await {
+        Ok(comparison) => Some((ChangedLines::from_files(&comparison.files), what)),
+        Err(e) => {
+            annotate(
+                Level::Warning,
+                &Annotation::titled("Annotations not limited to changed lines"),
+                &format!(
+                    "cannot read the changes of {what} ({base}...{head}): {e}; the check run annotates the most severe findings anywhere instead"
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// Sends everything; returns what failed, as warnings already shown.
 pub async fn report(
     client: &Client,
@@ -104,6 +238,8 @@ pub async fn report(
     threshold: Severity,
 ) -> usize {
     let mut failures = 0;
+    let changed = changed_lines(client, context).await;
+    let change = changed.as_ref().map(|(lines, what)| Change { lines, what });
     let sha = context
         .pull_request_head_sha
         .clone()
@@ -111,7 +247,7 @@ pub async fn report(
     match &sha {
         Some(sha) => {
             if let Err(e) = client
-                .create_check_run(&check_run(outcome, sha, threshold))
+                .create_check_run(&check_run(outcome, sha, threshold, change.as_ref()))
                 .await
             {
                 e.warn("creating the security-scan check run");
@@ -119,9 +255,9 @@ pub async fn report(
             }
         }
         None => {
-            crate::runner::command::annotate(
-                crate::runner::Level::Warning,
-                &crate::runner::Annotation::titled("No check run"),
+            annotate(
+                Level::Warning,
+                &Annotation::titled("No check run"),
                 "GITHUB_SHA is not set, so there is no commit to attach a check run to",
             );
             failures += 1;
@@ -157,4 +293,146 @@ pub async fn report(
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::diff::FileChange;
+    use crate::scan::model::Interner;
+    use crate::scan::parse::parse_bytes;
+    use crate::scan::paths::RepoPaths;
+    use serde_json::json;
+
+    /// Findings as a scanner reports them: `(path, start, end, SARIF level)`.
+    fn findings(located: &[(&str, u32, u32, &str)], unlocated: usize) -> Vec<Finding> {
+        let mut results: Vec<_> = located
+            .iter()
+            .enumerate()
+            .map(|(i, (path, start, end, level))| {
+                json!({"ruleId": format!("r{i}"), "level": level, "message": {"text": format!("finding {i}")},
+                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": path},
+                        "region": {"startLine": start, "endLine": end}}}]})
+            })
+            .collect();
+        results.extend((0..unlocated).map(|i| {
+            json!({"ruleId": format!("u{i}"), "level": "error", "message": {"text": "no location"}})
+        }));
+        let sarif = json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "semgrep"}}, "results": results}]});
+        let parsed = parse_bytes(
+            "test.sarif",
+            sarif.to_string().as_bytes(),
+            Some("sarif"),
+            &RepoPaths::new(std::path::Path::new("/repo")),
+            &mut Interner::default(),
+        )
+        .unwrap();
+        parsed.findings
+    }
+
+    fn changed(files: &[(&str, &[u32])]) -> ChangedLines {
+        ChangedLines::new(
+            files
+                .iter()
+                .map(|(path, lines)| (path.to_string(), FileChange::Lines(lines.to_vec()))),
+            false,
+        )
+    }
+
+    fn lines(annotated: &Annotated) -> Vec<(String, u32, u32)> {
+        annotated
+            .annotations
+            .iter()
+            .map(|a| (a.path.clone(), a.start_line, a.end_line))
+            .collect()
+    }
+
+    #[test]
+    fn with_a_change_only_findings_on_changed_lines_are_annotated_most_severe_first() {
+        let all = findings(
+            &[
+                ("app.py", 3, 3, "note"),
+                ("app.py", 8, 12, "error"),
+                ("app.py", 20, 20, "error"),
+                ("lib.py", 1, 1, "error"),
+                ("web.py", 5, 5, "warning"),
+            ],
+            2,
+        );
+        let change = changed(&[("app.py", &[3, 10]), ("web.py", &[5])]);
+        let annotated = annotations(&all, Severity::High, Some(&change));
+        assert_eq!(
+            lines(&annotated),
+            vec![
+                ("app.py".into(), 8, 12),
+                ("web.py".into(), 5, 5),
+                ("app.py".into(), 3, 3)
+            ]
+        );
+        assert_eq!((annotated.on_changed_lines, annotated.elsewhere), (3, 4));
+        let levels: Vec<AnnotationLevel> = annotated
+            .annotations
+            .iter()
+            .map(|a| a.annotation_level)
+            .collect();
+        use AnnotationLevel::*;
+        assert_eq!(levels, vec![Failure, Warning, Notice]);
+    }
+
+    #[test]
+    fn without_a_change_every_located_finding_is_a_candidate() {
+        let all = findings(&[("a.py", 1, 1, "note"), ("b.py", 2, 2, "error")], 1);
+        let annotated = annotations(&all, Severity::High, None);
+        assert_eq!(
+            lines(&annotated),
+            vec![("b.py".into(), 2, 2), ("a.py".into(), 1, 1)]
+        );
+        assert_eq!((annotated.on_changed_lines, annotated.elsewhere), (2, 0));
+        assert!(placement(&annotated, None).contains("the 2 most severe"));
+    }
+
+    #[test]
+    fn at_most_500_annotations_and_the_summary_says_so() {
+        let many: Vec<(&str, u32, u32, &str)> =
+            (1..=600).map(|l| ("big.py", l, l, "warning")).collect();
+        let all = findings(&many, 0);
+        let every_line: Vec<u32> = (1..=600).collect();
+        let change = changed(&[("big.py", &every_line)]);
+        let annotated = annotations(&all, Severity::High, Some(&change));
+        assert_eq!(annotated.annotations.len(), MAX_ANNOTATIONS);
+        assert_eq!(annotated.on_changed_lines, 600);
+        let text = placement(
+            &annotated,
+            Some(&Change {
+                lines: &change,
+                what: "this push",
+            }),
+        );
+        assert!(
+            text.starts_with(
+                "600 on changed lines of this push (the 500 most severe are annotated); 0 elsewhere"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn files_github_could_not_diff_count_as_changed_and_the_summary_says_why() {
+        let all = findings(&[("logo.svg", 40, 40, "error"), ("a.py", 1, 1, "error")], 0);
+        let change = ChangedLines::new([("logo.svg".to_string(), FileChange::Whole)], false);
+        let annotated = annotations(&all, Severity::High, Some(&change));
+        assert_eq!(lines(&annotated), vec![("logo.svg".into(), 40, 40)]);
+        let text = placement(
+            &annotated,
+            Some(&Change {
+                lines: &change,
+                what: "this pull request",
+            }),
+        );
+        assert!(
+            text.contains("1 on changed lines of this pull request; 1 elsewhere"),
+            "{text}"
+        );
+        assert!(text.contains("no readable diff for `logo.svg`"), "{text}");
+    }
 }
