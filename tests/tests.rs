@@ -14,4 +14,5 @@ mod release;
 mod rollback;
 mod runner_contract;
 mod scan;
+mod scan_github;
 mod tcb;

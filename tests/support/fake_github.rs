@@ -425,6 +425,8 @@ struct StateInner {
     tags: BTreeMap<String, Value>,
     pulls: HashMap<String, Vec<Value>>,
     sarifs: BTreeMap<String, Value>,
+    /// Changed files by `base...head`, as GitHub's diff entries.
+    compares: HashMap<String, Vec<Value>>,
 }
 
 impl StateInner {
@@ -570,6 +572,17 @@ impl FakeGithub {
             })
             .collect();
         self.with(|s| s.pulls.insert(sha.to_string(), list));
+    }
+
+    /// Makes `GET /compare/{base}...{head}` answer with these changed files: `(filename,
+    /// patch)`, where no patch is a binary file (GitHub leaves `patch` out). Comparisons not
+    /// registered are 404, as for commits GitHub does not know.
+    pub fn with_compare(&self, base: &str, head: &str, files: &[(&str, Option<&str>)]) {
+        let entries = files
+            .iter()
+            .map(|(name, patch)| diff_entry(name, *patch, head))
+            .collect();
+        self.with(|s| s.compares.insert(format!("{base}...{head}"), entries));
     }
 
     /// Creates a ref (`tags/v1`, `heads/main`) pointing at a commit.
@@ -1013,6 +1026,7 @@ fn serve(
             }
             false => message(404, "Not Found"),
         },
+        "repos/compare-commits" => compare(spec, s, params, query),
         "repos/list-pull-requests-associated-with-commit" => {
             let list = s
                 .pulls
@@ -1023,6 +1037,67 @@ fn serve(
         }
         other => message(501, &format!("the fake does not serve {other}")),
     }
+}
+
+/// One file of a comparison, in GitHub's `diff-entry` shape, with counts from the patch.
+fn diff_entry(name: &str, patch: Option<&str>, head: &str) -> Value {
+    let count = |sign: char| patch.map_or(0, |p| p.lines().filter(|l| l.starts_with(sign)).count());
+    let (additions, deletions) = (count('+'), count('-'));
+    let status = match patch {
+        Some(p) if p.starts_with("@@ -0,0 ") => "added",
+        _ => "modified",
+    };
+    let mut entry = json!({
+        "sha": fake_sha(&format!("{name} {patch:?}")),
+        "filename": name,
+        "status": status,
+        "additions": additions,
+        "deletions": deletions,
+        "changes": additions + deletions,
+        "blob_url": format!("https://github.com/acme/shop/blob/{head}/{name}"),
+        "raw_url": format!("https://github.com/acme/shop/raw/{head}/{name}"),
+        "contents_url": format!("https://api.github.com/repos/acme/shop/contents/{name}?ref={head}"),
+    });
+    if let Some(patch) = patch {
+        entry["patch"] = json!(patch);
+    }
+    entry
+}
+
+/// A comparison from the registered files; the commits, like GitHub's, are paged.
+fn compare(
+    spec: &Spec,
+    s: &StateInner,
+    params: &HashMap<String, String>,
+    query: &[(String, String)],
+) -> Answer {
+    let basehead = &params["basehead"];
+    let Some(files) = s.compares.get(basehead) else {
+        return message(404, "Not Found");
+    };
+    let mut comparison = spec.example("commit-comparison");
+    let commits = comparison["commits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    comparison["commits"] = Value::Array(page(&commits, query));
+    comparison["status"] = json!("ahead");
+    comparison["behind_by"] = json!(0);
+    for key in ["url", "html_url", "diff_url", "patch_url"] {
+        let base = if key == "url" {
+            "https://api.github.com/repos/acme/shop/compare"
+        } else {
+            "https://github.com/acme/shop/compare"
+        };
+        let suffix = match key {
+            "diff_url" => ".diff",
+            "patch_url" => ".patch",
+            _ => "",
+        };
+        comparison[key] = json!(format!("{base}/{basehead}{suffix}"));
+    }
+    comparison["files"] = Value::Array(files.clone());
+    (200, Some(comparison))
 }
 
 /// Decodes the upload (base64 of gzip, as GitHub requires) and keeps the SARIF document.
