@@ -33,18 +33,47 @@ impl Rng {
     }
 }
 
+/// Rules 0..4 are the same four problems in every tool (shell injection, SQL injection,
+/// unsafe deserialisation, weak hash, under each tool's own id), which deduplication merges
+/// when two tools flag the same line; the others are each tool's own.
+const SHARED_RULES: u64 = 4;
+
 fn rule_id(tool: &str, rule: u64) -> String {
-    match tool {
-        "bandit" => format!("B{}", 100 + rule),
-        "semgrep" => format!("python.lang.security.audit.rule-{rule}.rule-{rule}"),
+    const BANDIT: [&str; 4] = ["B602", "B608", "B301", "B303"];
+    const SEMGREP: [&str; 4] = [
+        "python.lang.security.audit.subprocess-shell-true.subprocess-shell-true",
+        "python.lang.security.audit.formatted-sql-query.formatted-sql-query",
+        "python.lang.security.deserialization.avoid-pickle.avoid-pickle",
+        "python.lang.security.insecure-hash-algorithms.insecure-hash-algorithm-md5",
+    ];
+    const OTHER: [&str; 4] = ["FF-shell-popen", "FF-sql-format", "FF-pickle-load", "FF-md5"];
+    let shared = [BANDIT, SEMGREP, OTHER][TOOLS.iter().position(|t| *t == tool).unwrap_or(2)];
+    match (tool, shared.get(rule as usize)) {
+        (_, Some(id)) => (*id).to_string(),
+        ("bandit", None) => format!("B{}", 900 + rule),
+        ("semgrep", None) => format!("python.lang.custom.audit.rule-{rule}.rule-{rule}"),
         _ => format!("FF{rule:04}"),
     }
 }
 
+/// Where a finding is: `(rule, file, line)`. One record in four comes from a stream every tool
+/// draws identically (`shared`), as when several scanners flag the same line.
+fn place(own: &mut Rng, shared: &mut Rng) -> (u64, u64, u64) {
+    if own.below(4) == 0 {
+        let rule = shared.below(SHARED_RULES);
+        (rule, shared.below(SOURCE_FILES as u64), 1 + shared.below(400))
+    } else {
+        let rule = SHARED_RULES + own.below(RULES as u64 - SHARED_RULES);
+        (rule, own.below(SOURCE_FILES as u64), 1 + own.below(400))
+    }
+}
+
 /// One tool's SARIF file of about `target` bytes.
-fn write_sarif(path: &Path, tool: &str, seed: u64, target: u64) -> std::io::Result<u64> {
+fn write_sarif(path: &Path, tool: &str, part: u64, target: u64) -> std::io::Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    let mut rng = Rng(seed | 1);
+    let tool_number = TOOLS.iter().position(|t| *t == tool).unwrap_or(0) as u64;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (tool_number << 32) ^ (part + 1));
+    let mut shared = Rng(0xD1B5_4A32_D192_ED03 ^ (part + 1));
     write!(
         out,
         r#"{{"$schema":"https://json.schemastore.org/sarif-2.1.0.json","version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"{tool}","version":"1.0.0","rules":["#
@@ -63,9 +92,7 @@ fn write_sarif(path: &Path, tool: &str, seed: u64, target: u64) -> std::io::Resu
     let mut written = 0u64;
     let mut first = true;
     while written < target {
-        let rule = rng.below(RULES as u64);
-        let file = rng.below(SOURCE_FILES as u64);
-        let line = 1 + rng.below(400);
+        let (rule, file, line) = place(&mut rng, &mut shared);
         let column = 1 + rng.below(40);
         let token = rng.next();
         let record = format!(
@@ -90,16 +117,11 @@ fn generate(dir: &Path, megabytes: u64) -> std::io::Result<(Vec<PathBuf>, u64)> 
     let per_file = megabytes * 1024 * 1024 / (TOOLS.len() * FILES_PER_TOOL) as u64;
     let mut files = Vec::new();
     let mut total = 0;
-    for (t, tool) in TOOLS.iter().enumerate() {
+    for tool in TOOLS {
         for part in 0..FILES_PER_TOOL {
             let path = dir.join(format!("{tool}-{part}.sarif"));
             if !path.exists() || std::fs::metadata(&path)?.len() < per_file {
-                write_sarif(
-                    &path,
-                    tool,
-                    0x9E37_79B9 * (t as u64 + 1) + part as u64,
-                    per_file,
-                )?;
+                write_sarif(&path, tool, part as u64, per_file)?;
             }
             total += std::fs::metadata(&path)?.len();
             files.push(path);
@@ -165,7 +187,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    let dir = std::env::temp_dir().join(format!("deploy-tcb-scan-bench-{megabytes}"));
+    let dir = std::env::temp_dir().join(format!("deploy-tcb-scan-bench-v2-{megabytes}"));
     let (files, total) = generate(&dir, megabytes).expect("the input is generated");
     let input_mb = total as f64 / 1024.0 / 1024.0;
     println!(

@@ -117,7 +117,7 @@ impl Entry {
         let fingerprint = self
             .fingerprint
             .as_ref()
-            .is_none_or(|f| f.eq_ignore_ascii_case(&finding.fingerprint));
+            .is_none_or(|f| finding.fingerprint.matches(f));
         let id = self.id.as_ref().is_none_or(|id| {
             finding.rule.as_ref() == id
                 || finding.ids.iter().any(|i| i.as_ref() == id)
@@ -181,7 +181,7 @@ mod tests {
 
     fn finding(rule: &str) -> Finding {
         let mut f = Finding::new("bandit".into(), rule.into(), Severity::High, "m".into());
-        f.fingerprint = "abc123".into();
+        f.fingerprint = crate::scan::model::Fingerprint([0xab, 0xc1, 0x23, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         f.path = Some("app/main.py".into());
         f
     }
@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn current_entries_accept_and_expired_ones_are_reported() {
         let baseline = Baseline::parse(
-            "accepted:\n  - fingerprint: ABC123\n    reason: fine\n    expires: 2030-01-01\n  - id: B602\n    reason: old\n    expires: 2020-01-01\n",
+            "accepted:\n  - fingerprint: ABC123000000000000000000\n    reason: fine\n    expires: 2030-01-01\n  - id: B602\n    reason: old\n    expires: 2020-01-01\n",
         )
         .unwrap();
         let mut findings = vec![finding("B602")];

@@ -14,25 +14,44 @@
 //! A merged finding keeps the first report's text, the highest severity, the union of ids
 //! and CWEs, and lists the other tools' rules in `also_reported_by`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use hashbrown::HashMap;
 
 use super::family::family;
 use super::model::Finding;
 
-/// (tool, rule, path, line): the same rule of one tool on one line.
-type RuleLine = (Arc<str>, Arc<str>, Arc<str>, u32);
+/// (tool, rule, path, line) as symbols: the same rule of one tool on one line.
+type RuleLine = [u32; 4];
+/// (path, line, family) as symbols: the cross-tool match.
+type FamilyLine = [u32; 3];
 /// (tool, rule, path, detail): an identical report of a finding without a line.
 type Identity = (Arc<str>, Arc<str>, Option<Arc<str>>, Arc<str>);
+
+/// Small numbers for the strings keys are made of, so the indexes of a report with millions
+/// of findings hold four integers per finding rather than four shared strings.
+#[derive(Debug, Default)]
+struct Symbols(HashMap<Arc<str>, u32>);
+
+impl Symbols {
+    fn of(&mut self, text: &Arc<str>) -> u32 {
+        if let Some(symbol) = self.0.get(text) {
+            return *symbol;
+        }
+        let next = self.0.len() as u32;
+        self.0.insert(text.clone(), next);
+        next
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct Deduper {
     findings: Vec<Finding>,
-    tools: Vec<Vec<Arc<str>>>,
-    by_dependency: HashMap<(String, String, Arc<str>), usize>,
-    by_rule_line: HashMap<RuleLine, usize>,
-    by_family_line: HashMap<(Arc<str>, u32, &'static str), Vec<usize>>,
-    by_identity: HashMap<Identity, usize>,
+    symbols: Symbols,
+    by_dependency: HashMap<(String, String, Arc<str>), u32>,
+    by_rule_line: HashMap<RuleLine, u32>,
+    by_family_line: HashMap<FamilyLine, Vec<u32>>,
+    by_identity: HashMap<Identity, u32>,
     raw: usize,
 }
 
@@ -59,6 +78,16 @@ fn normalise_version(version: Option<&Arc<str>>) -> String {
         .unwrap_or_default()
 }
 
+/// Whether a cluster already holds a report of `tool`: its own tool, or one of the tools
+/// (`tool:rule`) merged into it.
+fn cluster_has_tool(kept: &Finding, tool: &str) -> bool {
+    kept.tool.as_ref() == tool
+        || kept
+            .also_reported_by
+            .iter()
+            .any(|label| label.split(':').next() == Some(tool))
+}
+
 impl Deduper {
     pub fn new() -> Self {
         Self::default()
@@ -69,13 +98,14 @@ impl Deduper {
         self.raw += 1;
         let target = if finding.package.is_some() && !finding.ids.is_empty() {
             self.dependency_match(&finding)
-        } else if let (Some(path), Some(line)) = (finding.path.clone(), finding.start_line()) {
+        } else if let (Some(path), Some(line)) = (&finding.path, finding.start_line()) {
+            let path = self.symbols.of(path);
             self.line_match(&finding, path, line)
         } else {
             self.identity_match(&finding)
         };
         match target {
-            Some(index) => self.merge(index, finding),
+            Some(index) => self.merge(index as usize, finding),
             None => self.insert(finding),
         }
     }
@@ -100,28 +130,34 @@ impl Deduper {
             .collect()
     }
 
-    fn dependency_match(&self, finding: &Finding) -> Option<usize> {
+    fn dependency_match(&self, finding: &Finding) -> Option<u32> {
         Self::dependency_keys(finding)
             .iter()
             .find_map(|key| self.by_dependency.get(key).copied())
     }
 
-    fn line_match(&self, finding: &Finding, path: Arc<str>, line: u32) -> Option<usize> {
-        let same_rule = (
-            finding.tool.clone(),
-            finding.rule.clone(),
-            path.clone(),
-            line,
-        );
+    fn rule_line(&mut self, finding: &Finding, path: u32, line: u32) -> RuleLine {
+        let tool = self.symbols.of(&finding.tool);
+        let rule = self.symbols.of(&finding.rule);
+        [tool, rule, path, line]
+    }
+
+    fn family_line(&mut self, finding: &Finding, path: u32, line: u32) -> Option<FamilyLine> {
+        let family = family(finding)?;
+        Some([path, line, self.symbols.of(&Arc::from(family))])
+    }
+
+    fn line_match(&mut self, finding: &Finding, path: u32, line: u32) -> Option<u32> {
+        let same_rule = self.rule_line(finding, path, line);
         if let Some(index) = self.by_rule_line.get(&same_rule) {
             return Some(*index);
         }
-        let family = family(finding)?;
+        let key = self.family_line(finding, path, line)?;
         self.by_family_line
-            .get(&(path, line, family))?
+            .get(&key)?
             .iter()
             .copied()
-            .find(|i| !self.tools[*i].contains(&finding.tool))
+            .find(|i| !cluster_has_tool(&self.findings[*i as usize], &finding.tool))
     }
 
     fn identity_key(finding: &Finding) -> Identity {
@@ -137,24 +173,20 @@ impl Deduper {
         )
     }
 
-    fn identity_match(&self, finding: &Finding) -> Option<usize> {
+    fn identity_match(&self, finding: &Finding) -> Option<u32> {
         self.by_identity.get(&Self::identity_key(finding)).copied()
     }
 
-    fn register(&mut self, index: usize, finding: &Finding) {
+    fn register(&mut self, index: u32, finding: &Finding) {
         for key in Self::dependency_keys(finding) {
             self.by_dependency.entry(key).or_insert(index);
         }
-        if let (Some(path), Some(line)) = (finding.path.clone(), finding.start_line()) {
-            let key = (
-                finding.tool.clone(),
-                finding.rule.clone(),
-                path.clone(),
-                line,
-            );
+        if let (Some(path), Some(line)) = (&finding.path, finding.start_line()) {
+            let path = self.symbols.of(path);
+            let key = self.rule_line(finding, path, line);
             self.by_rule_line.entry(key).or_insert(index);
-            if let Some(family) = family(finding) {
-                let clusters = self.by_family_line.entry((path, line, family)).or_default();
+            if let Some(key) = self.family_line(finding, path, line) {
+                let clusters = self.by_family_line.entry(key).or_default();
                 if !clusters.contains(&index) {
                     clusters.push(index);
                 }
@@ -172,17 +204,14 @@ impl Deduper {
     }
 
     fn insert(&mut self, finding: Finding) {
-        let index = self.findings.len();
+        // u32 indexes halve the indexes' size; four billion findings is beyond any report.
+        let index = u32::try_from(self.findings.len()).unwrap_or(u32::MAX);
         self.register(index, &finding);
-        self.tools.push(vec![finding.tool.clone()]);
         self.findings.push(finding);
     }
 
     fn merge(&mut self, index: usize, other: Finding) {
-        self.register(index, &other);
-        if !self.tools[index].contains(&other.tool) {
-            self.tools[index].push(other.tool.clone());
-        }
+        self.register(index as u32, &other);
         let kept = &mut self.findings[index];
         kept.occurrences += other.occurrences;
         if other.severity > kept.severity {

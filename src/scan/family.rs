@@ -3,8 +3,9 @@
 //! CWE ids disagree across tools (bandit B506 says CWE-20 for `yaml.load`, semgrep CWE-502)
 //! and one line can hold two distinct problems (bandit B501 and B113 on one `requests` call).
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use hashbrown::HashMap;
 
 use crate::scan::model::Finding;
 

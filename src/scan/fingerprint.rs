@@ -8,7 +8,37 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use super::family::family;
-use super::model::Finding;
+use super::model::{Fingerprint, Finding};
+
+/// A finding's `primaryLocationLineHash`: GitHub's `hash:count` of its line when the source
+/// is at hand, else the first 16 hex digits of our fingerprint and `:1`. Held as numbers (one
+/// per finding), written as text only in the SARIF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineHash {
+    Source { hash: u64, count: u32 },
+    Fingerprint(u64),
+}
+
+impl LineHash {
+    pub fn of_fingerprint(fingerprint: &Fingerprint) -> LineHash {
+        LineHash::Fingerprint(fingerprint.prefix())
+    }
+}
+
+impl std::fmt::Display for LineHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineHash::Source { hash, count } => write!(f, "{hash:x}:{count}"),
+            LineHash::Fingerprint(prefix) => write!(f, "{prefix:016x}:1"),
+        }
+    }
+}
+
+impl serde::Serialize for LineHash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
 
 const BLOCK_SIZE: usize = 100;
 const MOD: u64 = 37;
@@ -17,7 +47,7 @@ const MOD: u64 = 37;
 /// a base-37 rolling hash over the 100 characters (UTF-16 units, spaces and tabs skipped,
 /// CR and CRLF read as LF) starting at each line, in wrapping 64-bit arithmetic; the count
 /// tells repeated hashes apart.
-pub fn line_hashes(text: &str) -> Vec<String> {
+pub fn line_hashes(text: &str) -> Vec<Option<LineHash>> {
     let first_mod = (0..BLOCK_SIZE).fold(1u64, |m, _| m.wrapping_mul(MOD));
     let mut hasher = Rolling {
         window: [0; BLOCK_SIZE],
@@ -66,10 +96,10 @@ pub fn line_hashes(text: &str) -> Vec<String> {
         }
         hasher.update(0);
     }
-    let mut by_line = vec![String::new(); line_number.max(0) as usize];
+    let mut by_line = vec![None; line_number.max(0) as usize];
     for (line, value) in hasher.out {
         if let Some(slot) = by_line.get_mut((line - 1) as usize) {
-            *slot = value;
+            *slot = Some(value);
         }
     }
     by_line
@@ -82,7 +112,7 @@ struct Rolling {
     first_mod: u64,
     index: usize,
     counts: HashMap<u64, u32>,
-    out: Vec<(i64, String)>,
+    out: Vec<(i64, LineHash)>,
 }
 
 impl Rolling {
@@ -91,7 +121,10 @@ impl Rolling {
         *count += 1;
         self.out.push((
             self.line_numbers[self.index],
-            format!("{:x}:{}", self.hash, count),
+            LineHash::Source {
+                hash: self.hash,
+                count: *count,
+            },
         ));
         self.line_numbers[self.index] = -1;
     }
@@ -111,7 +144,7 @@ impl Rolling {
 #[derive(Debug)]
 pub struct SourceHashes {
     root: PathBuf,
-    files: HashMap<String, Option<Vec<String>>>,
+    files: HashMap<String, Option<Vec<Option<LineHash>>>>,
 }
 
 impl SourceHashes {
@@ -123,38 +156,38 @@ impl SourceHashes {
     }
 
     /// The hash of a line (1-based) of a repository file.
-    pub fn line(&mut self, path: &str, line: u32) -> Option<String> {
+    pub fn line(&mut self, path: &str, line: u32) -> Option<LineHash> {
         if path.starts_with("..") || path.starts_with('/') {
             return None;
         }
         let root = &self.root;
         if let Some(known) = self.files.get(path) {
-            let hash = known.as_ref()?.get(line.checked_sub(1)? as usize)?;
-            return (!hash.is_empty()).then(|| hash.clone());
+            return *known.as_ref()?.get(line.checked_sub(1)? as usize)?;
         }
         let hashes = self.files.entry(path.to_string()).or_insert_with(|| {
             let full = root.join(path);
             let text = std::fs::read(&full).ok()?;
             Some(line_hashes(&String::from_utf8_lossy(&text)))
         });
-        let hash = hashes.as_ref()?.get(line.checked_sub(1)? as usize)?;
-        (!hash.is_empty()).then(|| hash.clone())
+        *hashes.as_ref()?.get(line.checked_sub(1)? as usize)?
     }
 }
 
-fn digest(parts: &[&str]) -> String {
+fn digest(parts: &[&str]) -> Fingerprint {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part.as_bytes());
         hasher.update([0x1f]);
     }
-    hex::encode(&hasher.finalize()[..12])
+    let mut identity = [0u8; 12];
+    identity.copy_from_slice(&hasher.finalize()[..12]);
+    Fingerprint(identity)
 }
 
 /// The identity of a finding: for a dependency, the package, version and first id; for code,
 /// the file, the line's content hash (so it survives lines moving) or its number, and the rule
 /// family (so it does not depend on which tool reported it first).
-pub fn identity(finding: &Finding, line_hash: Option<&str>) -> String {
+pub fn identity(finding: &Finding, line_hash: Option<LineHash>) -> Fingerprint {
     if let (Some(package), Some(id)) = (&finding.package, finding.ids.first()) {
         let version = package.version.as_deref().unwrap_or("");
         return digest(&[
@@ -173,7 +206,7 @@ pub fn identity(finding: &Finding, line_hash: Option<&str>) -> String {
         .start_line()
         .map(|l| l.to_string())
         .unwrap_or_default();
-    let place = line_hash.unwrap_or(&line);
+    let place = line_hash.map_or(line, |h| h.to_string());
     let detail = if path.is_empty() {
         finding
             .tool_fingerprint
@@ -182,11 +215,11 @@ pub fn identity(finding: &Finding, line_hash: Option<&str>) -> String {
     } else {
         ""
     };
-    digest(&["code", &rule, path, place, detail])
+    digest(&["code", &rule, path, &place, detail])
 }
 
 /// Sets every finding's identity, and returns each one's `primaryLocationLineHash`.
-pub fn assign(findings: &mut [Finding], sources: &mut SourceHashes) -> Vec<String> {
+pub fn assign(findings: &mut [Finding], sources: &mut SourceHashes) -> Vec<LineHash> {
     findings
         .iter_mut()
         .map(|f| {
@@ -194,8 +227,8 @@ pub fn assign(findings: &mut [Finding], sources: &mut SourceHashes) -> Vec<Strin
                 .path
                 .as_deref()
                 .and_then(|p| sources.line(p, f.start_line().unwrap_or(1)));
-            f.fingerprint = identity(f, line_hash.as_deref());
-            line_hash.unwrap_or_else(|| format!("{}:1", &f.fingerprint[..16]))
+            f.fingerprint = identity(f, line_hash);
+            line_hash.unwrap_or_else(|| LineHash::of_fingerprint(&f.fingerprint))
         })
         .collect()
 }
@@ -203,6 +236,14 @@ pub fn assign(findings: &mut [Finding], sources: &mut SourceHashes) -> Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hashes as upload-sarif writes them ("" for a line without one).
+    fn line_hashes(text: &str) -> Vec<String> {
+        super::line_hashes(text)
+            .iter()
+            .map(|h| h.map_or_else(String::new, |h| h.to_string()))
+            .collect()
+    }
 
     #[test]
     fn hashes_ignore_whitespace_and_line_endings() {

@@ -36,7 +36,7 @@ pub struct Aggregate {
     pub tools: Vec<String>,
     pub files: Vec<PathBuf>,
     /// `primaryLocationLineHash` of each finding.
-    pub line_hashes: Vec<String>,
+    pub line_hashes: Vec<fingerprint::LineHash>,
 }
 
 /// Reads, parses and deduplicates the reports `items` name (paths, globs, `tool:path`).

@@ -1,7 +1,8 @@
 //! The one finding model every scanner format is normalised into.
 
-use std::collections::HashSet;
 use std::fmt;
+
+use hashbrown::HashSet;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -89,6 +90,43 @@ impl Severity {
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Our identity for a finding, stable across runs, which baselines refer to: 12 bytes of a
+/// SHA-256, written as 24 hex digits. Held as bytes since a large report keeps one per finding.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub [u8; 12]);
+
+impl Fingerprint {
+    /// Whether `text` (hex digits, any case) names this fingerprint.
+    pub fn matches(&self, text: &str) -> bool {
+        hex::encode(self.0).eq_ignore_ascii_case(text.trim())
+    }
+
+    /// The first eight bytes, for the `primaryLocationLineHash` of a finding without source.
+    pub fn prefix(&self) -> u64 {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        u64::from_be_bytes(first)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -180,8 +218,8 @@ pub struct Finding {
     /// A stable id the tool itself gave (SARIF fingerprints, gitleaks Fingerprint…).
     #[serde(skip)]
     pub tool_fingerprint: Option<Arc<str>>,
-    /// Our identity for the finding (hex), stable across runs; what baselines refer to.
-    pub fingerprint: String,
+    /// Our identity for the finding, stable across runs; what baselines refer to.
+    pub fingerprint: Fingerprint,
     /// Other tools/rules that reported the same problem and were merged into this one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub also_reported_by: Vec<String>,
@@ -210,7 +248,7 @@ impl Finding {
             region: None,
             message,
             tool_fingerprint: None,
-            fingerprint: String::new(),
+            fingerprint: Fingerprint::default(),
             also_reported_by: Vec::new(),
             occurrences: 1,
             accepted: None,

@@ -11,30 +11,14 @@
 //! are scanner issues.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use super::lenient;
-use super::{Ctx, Input, read_json};
+use super::{Ctx, Input};
 use crate::scan::model::{Package, Region, Severity, cwes_in};
-
-#[derive(Deserialize)]
-struct Log {
-    #[serde(default, deserialize_with = "lenient::seq")]
-    runs: Vec<Run>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct Run {
-    tool: Tool,
-    #[serde(deserialize_with = "lenient::seq")]
-    results: Vec<SarifResult>,
-    #[serde(deserialize_with = "lenient::seq")]
-    invocations: Vec<Invocation>,
-    #[serde(deserialize_with = "lenient::seq")]
-    artifacts: Vec<Artifact>,
-}
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -112,8 +96,8 @@ struct SarifResult {
     locations: Vec<Location>,
     #[serde(deserialize_with = "lenient::seq")]
     suppressions: Vec<Suppression>,
-    fingerprints: Option<BTreeMap<String, serde_json::Value>>,
-    partial_fingerprints: Option<BTreeMap<String, serde_json::Value>>,
+    fingerprints: Option<BTreeMap<String, AnyText>>,
+    partial_fingerprints: Option<BTreeMap<String, AnyText>>,
     properties: Option<Properties>,
 }
 
@@ -189,12 +173,218 @@ struct Notification {
     message: Text,
 }
 
+/// Any scalar as text (fingerprint values), without a JSON tree in between.
+#[derive(Deserialize, Default)]
+#[serde(transparent)]
+struct AnyText(#[serde(deserialize_with = "lenient::text")] String);
+
+/// A list that may be null.
+#[derive(Deserialize)]
+#[serde(transparent, bound = "T: Deserialize<'de>")]
+struct Lenient<T>(#[serde(deserialize_with = "lenient::seq")] Vec<T>);
+
+/// Reads the log as a stream: each result becomes a finding as soon as it is read, so a run's
+/// results are never all held at once (only a run whose results come before its `tool`, or
+/// that points into `artifacts` written after the results, keeps those results until the
+/// end of the run).
 pub fn parse(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
-    let log: Log = read_json(reader)?;
-    for run in log.runs {
-        parse_run(run, ctx);
+    match reader {
+        Input::Bytes(bytes) => read(&mut serde_json::Deserializer::from_slice(bytes), ctx),
+        Input::Reader(reader) => read(&mut serde_json::Deserializer::from_reader(reader), ctx),
     }
-    Ok(())
+}
+
+fn read<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+    ctx: &mut Ctx,
+) -> Result<(), String> {
+    LogSeed { ctx }
+        .deserialize(&mut *de)
+        .and_then(|()| de.end())
+        .map_err(|e| e.to_string())
+}
+
+struct LogSeed<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for LogSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LogSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a SARIF log object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
+            if key == "runs" {
+                map.next_value_seed(RunsSeed {
+                    ctx: &mut *self.ctx,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct RunsSeed<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for RunsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RunsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of runs")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(run) = seq.next_element_seed(RunSeed {
+            ctx: &mut *self.ctx,
+        })? {
+            run.finish(self.ctx);
+        }
+        Ok(())
+    }
+}
+
+/// One run as it is read: what came so far, and results waiting for the tool or artifacts.
+#[derive(Default)]
+struct RunState {
+    tool: Option<Tool>,
+    artifacts: Option<Vec<Artifact>>,
+    invocations: Vec<Invocation>,
+    pending: Vec<SarifResult>,
+}
+
+impl RunState {
+    fn tool_name(&self, ctx: &Ctx) -> String {
+        ctx.forced_tool
+            .clone()
+            .filter(|t| t != "sarif")
+            .unwrap_or_else(|| tool_name(self.tool.as_ref().map_or("", |t| &t.driver.name)))
+    }
+
+    /// Converts one result now, or keeps it when what it refers to may still come.
+    fn take(&mut self, result: SarifResult, ctx: &mut Ctx) {
+        if is_not_a_finding(&result) {
+            return;
+        }
+        let needs_artifacts = self.artifacts.is_none() && refers_to_artifact(&result);
+        if self.tool.is_none() || needs_artifacts {
+            self.pending.push(result);
+            return;
+        }
+        self.convert(result, ctx);
+    }
+
+    fn convert(&self, result: SarifResult, ctx: &mut Ctx) {
+        let tool = self.tool_name(ctx);
+        let rules = self.tool.as_ref().map_or(&[][..], |t| &t.driver.rules);
+        let rule = find_rule(rules, &result);
+        let artifacts = self.artifacts.as_deref().unwrap_or_default();
+        convert(result, rule, artifacts, &tool, ctx);
+    }
+
+    fn finish(mut self, ctx: &mut Ctx) {
+        let tool = self.tool_name(ctx);
+        ctx.saw_tool(&tool);
+        report_invocations(&self.invocations, &tool, ctx);
+        for result in std::mem::take(&mut self.pending) {
+            self.convert(result, ctx);
+        }
+    }
+}
+
+fn refers_to_artifact(result: &SarifResult) -> bool {
+    result
+        .locations
+        .first()
+        .and_then(|l| l.physical_location.as_ref())
+        .and_then(|p| p.artifact_location.as_ref())
+        .is_some_and(|a| a.uri.is_empty() && a.index.is_some())
+}
+
+struct RunSeed<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for RunSeed<'_, '_> {
+    type Value = RunState;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RunState, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RunSeed<'_, '_> {
+    type Value = RunState;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a SARIF run object")
+    }
+    // A null run is an empty run, as before.
+    fn visit_unit<E: de::Error>(self) -> Result<RunState, E> {
+        Ok(RunState::default())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RunState, A::Error> {
+        let mut run = RunState::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
+            match key.as_ref() {
+                "tool" => run.tool = Some(map.next_value::<Option<Tool>>()?.unwrap_or_default()),
+                "artifacts" => run.artifacts = Some(map.next_value::<Lenient<Artifact>>()?.0),
+                "invocations" => run.invocations = map.next_value::<Lenient<Invocation>>()?.0,
+                "results" => map.next_value_seed(ResultsSeed {
+                    run: &mut run,
+                    ctx: &mut *self.ctx,
+                })?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(run)
+    }
+}
+struct ResultsSeed<'r, 'c, 'a> {
+    run: &'r mut RunState,
+    ctx: &'c mut Ctx<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for ResultsSeed<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResultsSeed<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of results")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(result) = seq.next_element::<SarifResult>()? {
+            self.run.take(result, self.ctx);
+        }
+        Ok(())
+    }
 }
 
 /// Our name for a SARIF driver: the well-known tools by their usual short name.
@@ -235,24 +425,6 @@ pub fn normalise_rule(tool: &str, rule: &str) -> String {
     match tool {
         "semgrep" => rule.rsplit('.').next().unwrap_or(rule).to_string(),
         _ => rule.to_string(),
-    }
-}
-
-fn parse_run(run: Run, ctx: &mut Ctx) {
-    let tool = ctx
-        .forced_tool
-        .clone()
-        .filter(|t| t != "sarif")
-        .unwrap_or_else(|| tool_name(&run.tool.driver.name));
-    ctx.saw_tool(&tool);
-    report_invocations(&run.invocations, &tool, ctx);
-    let rules = &run.tool.driver.rules;
-    for result in run.results {
-        if is_not_a_finding(&result) {
-            continue;
-        }
-        let rule = find_rule(rules, &result);
-        convert(result, rule, &run.artifacts, &tool, ctx);
     }
 }
 
@@ -387,7 +559,11 @@ fn convert(
     if tool == "trivy" {
         finding.package = package_from_message(&message, ctx);
     }
-    finding.tool_fingerprint = tool_fingerprint(&result).map(|f| ctx.s(&f));
+    // The tool's fingerprint tells apart findings that have no line (dedupe and identity use
+    // it only then); keeping it for located findings would cost memory for nothing.
+    if finding.path.is_none() || finding.region.is_none() {
+        finding.tool_fingerprint = tool_fingerprint(&result).map(|f| ctx.s(&f));
+    }
     ctx.push(finding);
 }
 
@@ -451,8 +627,8 @@ fn locate(
 }
 
 fn tool_fingerprint(result: &SarifResult) -> Option<String> {
-    let real = |v: &serde_json::Value| {
-        v.as_str()
+    let real = |v: &AnyText| {
+        Some(v.0.as_str())
             .filter(|s| !s.is_empty() && *s != "requires login")
             .map(str::to_string)
     };

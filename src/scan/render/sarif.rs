@@ -10,7 +10,8 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::scan::model::{Finding, Severity};
+use crate::scan::fingerprint::LineHash;
+use crate::scan::model::{Finding, Fingerprint, Severity};
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 pub const MAX_RESULTS_PER_RUN: usize = 25_000;
@@ -123,8 +124,8 @@ struct SarifResult<'a> {
     level: &'static str,
     message: TextRef<'a>,
     locations: [Location<'a>; 1],
-    partial_fingerprints: PartialFingerprints<'a>,
-    fingerprints: Fingerprints<'a>,
+    partial_fingerprints: PartialFingerprints,
+    fingerprints: Fingerprints,
     properties: ResultProperties<'a>,
 }
 
@@ -158,14 +159,14 @@ struct Region {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct PartialFingerprints<'a> {
-    primary_location_line_hash: &'a str,
+struct PartialFingerprints {
+    primary_location_line_hash: LineHash,
 }
 
 #[derive(Serialize)]
-struct Fingerprints<'a> {
+struct Fingerprints {
     #[serde(rename = "deploy-tcb/v1")]
-    identity: &'a str,
+    identity: Fingerprint,
 }
 
 #[derive(Serialize)]
@@ -357,7 +358,7 @@ fn select(findings: &[Finding], total_cap: usize) -> (BTreeMap<&str, Vec<usize>>
 
 fn build<'a>(
     findings: &'a [Finding],
-    line_hashes: &'a [String],
+    line_hashes: &'a [LineHash],
     selection: &BTreeMap<&'a str, Vec<usize>>,
     truncation: &Truncation,
 ) -> Log<'a> {
@@ -393,10 +394,10 @@ fn build<'a>(
                             },
                         }],
                         partial_fingerprints: PartialFingerprints {
-                            primary_location_line_hash: &line_hashes[*i],
+                            primary_location_line_hash: line_hashes[*i],
                         },
                         fingerprints: Fingerprints {
-                            identity: &f.fingerprint,
+                            identity: f.fingerprint,
                         },
                         properties: ResultProperties {
                             severity: f.severity,
@@ -471,7 +472,7 @@ fn gzipped_size(log: &Log) -> std::io::Result<u64> {
 /// Writes the merged SARIF. `line_hashes[i]` is finding i's `primaryLocationLineHash`.
 pub fn write(
     findings: &[Finding],
-    line_hashes: &[String],
+    line_hashes: &[LineHash],
     out: impl Write,
 ) -> std::io::Result<Truncation> {
     let mut cap = usize::MAX;
@@ -516,7 +517,9 @@ mod tests {
         );
         f.path = Some(format!("src/f{}.py", i % 100).into());
         f.region = crate::scan::model::Region::line(1 + (i % 300) as u64);
-        f.fingerprint = format!("{i:024x}");
+        let mut identity = [0u8; 12];
+        identity[4..].copy_from_slice(&(i as u64).to_be_bytes());
+        f.fingerprint = crate::scan::model::Fingerprint(identity);
         f
     }
 
@@ -526,9 +529,9 @@ mod tests {
             .map(|i| finding(i, Severity::Low))
             .collect();
         findings[7].severity = Severity::Critical;
-        let hashes: Vec<String> = findings
+        let hashes: Vec<LineHash> = findings
             .iter()
-            .map(|f| format!("{}:1", &f.fingerprint[..16]))
+            .map(|f| LineHash::of_fingerprint(&f.fingerprint))
             .collect();
         let mut out = Vec::new();
         let truncation = write(&findings, &hashes, &mut out).unwrap();
