@@ -46,7 +46,12 @@ fn rule_id(tool: &str, rule: u64) -> String {
         "python.lang.security.deserialization.avoid-pickle.avoid-pickle",
         "python.lang.security.insecure-hash-algorithms.insecure-hash-algorithm-md5",
     ];
-    const OTHER: [&str; 4] = ["FF-shell-popen", "FF-sql-format", "FF-pickle-load", "FF-md5"];
+    const OTHER: [&str; 4] = [
+        "FF-shell-popen",
+        "FF-sql-format",
+        "FF-pickle-load",
+        "FF-md5",
+    ];
     let shared = [BANDIT, SEMGREP, OTHER][TOOLS.iter().position(|t| *t == tool).unwrap_or(2)];
     match (tool, shared.get(rule as usize)) {
         (_, Some(id)) => (*id).to_string(),
@@ -61,7 +66,11 @@ fn rule_id(tool: &str, rule: u64) -> String {
 fn place(own: &mut Rng, shared: &mut Rng) -> (u64, u64, u64) {
     if own.below(4) == 0 {
         let rule = shared.below(SHARED_RULES);
-        (rule, shared.below(SOURCE_FILES as u64), 1 + shared.below(400))
+        (
+            rule,
+            shared.below(SOURCE_FILES as u64),
+            1 + shared.below(400),
+        )
     } else {
         let rule = SHARED_RULES + own.below(RULES as u64 - SHARED_RULES);
         (rule, own.below(SOURCE_FILES as u64), 1 + own.below(400))

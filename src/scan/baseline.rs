@@ -181,7 +181,8 @@ mod tests {
 
     fn finding(rule: &str) -> Finding {
         let mut f = Finding::new("bandit".into(), rule.into(), Severity::High, "m".into());
-        f.fingerprint = crate::scan::model::Fingerprint([0xab, 0xc1, 0x23, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        f.fingerprint =
+            crate::scan::model::Fingerprint([0xab, 0xc1, 0x23, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         f.path = Some("app/main.py".into());
         f
     }

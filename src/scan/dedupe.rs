@@ -265,11 +265,11 @@ mod tests {
     fn dep(tool: &str, ids: &[&str], version: &str) -> Finding {
         let mut f = Finding::new(tool.into(), ids[0].into(), Severity::High, "m".into());
         f.ids = ids.iter().map(|i| Arc::from(*i)).collect();
-        f.package = Some(Package {
+        f.package = Some(Box::new(Package {
             name: "Django".into(),
             version: Some(version.into()),
             fixed: None,
-        });
+        }));
         f
     }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use super::family::family;
-use super::model::{Fingerprint, Finding};
+use super::model::{Finding, Fingerprint};
 
 /// A finding's `primaryLocationLineHash`: GitHub's `hash:count` of its line when the source
 /// is at hand, else the first 16 hex digits of our fingerprint and `:1`. Held as numbers (one
@@ -235,8 +235,6 @@ pub fn assign(findings: &mut [Finding], sources: &mut SourceHashes) -> Vec<LineH
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     /// The hashes as upload-sarif writes them ("" for a line without one).
     fn line_hashes(text: &str) -> Vec<String> {
         super::line_hashes(text)

@@ -88,14 +88,13 @@ pub fn aggregate(items: &[String], root: &Path, exclude: &[PathBuf]) -> Result<A
                     "run the scanner first, or fix the path",
                 ));
             }
-            let parsed = parse::parse_file(&file, spec.tool.as_deref(), &paths, &mut interner).map_err(|e| {
+            let parsed = parse::parse_file_into(&file, spec.tool.as_deref(), &paths, &mut interner, Some(&mut deduper)).map_err(|e| {
                 Error::input(
                     "reports",
                     e.to_string(),
                     "point reports at a scanner's own JSON, XML or SARIF output, or force the tool with tool:path",
                 )
             })?;
-            parsed.findings.into_iter().for_each(|f| deduper.add(f));
             aggregate.issues.extend(parsed.issues);
             for tool in parsed.tools {
                 if !aggregate.tools.contains(&tool) {

@@ -6,6 +6,7 @@ use hashbrown::HashSet;
 use std::sync::Arc;
 
 use serde::Serialize;
+use thin_vec::ThinVec;
 
 /// Five-level severity shared by every tool (DefectDojo's scale). Each parser documents how
 /// its tool's own levels map onto it.
@@ -202,13 +203,14 @@ pub struct Finding {
     /// CVSS base score or SARIF security-severity when the tool gave one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cwes: Vec<u32>,
+    #[serde(skip_serializing_if = "ThinVec::is_empty")]
+    pub cwes: ThinVec<u32>,
     /// Vulnerability ids: CVE first when there is one, then GHSA, PYSEC, OSV ids…
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ids: Vec<Arc<str>>,
+    #[serde(skip_serializing_if = "ThinVec::is_empty")]
+    pub ids: ThinVec<Arc<str>>,
+    /// Boxed: most findings have none, and a report can hold millions of findings.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub package: Option<Package>,
+    pub package: Option<Box<Package>>,
     /// Path relative to the repository root, `/`-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<Arc<str>>,
@@ -221,8 +223,8 @@ pub struct Finding {
     /// Our identity for the finding, stable across runs; what baselines refer to.
     pub fingerprint: Fingerprint,
     /// Other tools/rules that reported the same problem and were merged into this one.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub also_reported_by: Vec<String>,
+    #[serde(skip_serializing_if = "ThinVec::is_empty")]
+    pub also_reported_by: ThinVec<String>,
     /// How many raw reports were merged into this finding (1 = not merged).
     pub occurrences: u32,
     /// The baseline's reason when this finding is an accepted one.
@@ -241,15 +243,15 @@ impl Finding {
             severity,
             tool_severity: Arc::from(""),
             score: None,
-            cwes: Vec::new(),
-            ids: Vec::new(),
+            cwes: ThinVec::new(),
+            ids: ThinVec::new(),
             package: None,
             path: None,
             region: None,
             message,
             tool_fingerprint: None,
             fingerprint: Fingerprint::default(),
-            also_reported_by: Vec::new(),
+            also_reported_by: ThinVec::new(),
             occurrences: 1,
             accepted: None,
         }

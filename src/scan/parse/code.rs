@@ -282,11 +282,11 @@ fn semgrep_result(r: SemgrepResult, ctx: &mut Ctx) {
         .as_ref()
         .and_then(|s| s.dependency_match.as_ref()));
     if let Some(dep) = dependency.filter(|d| !d.found_dependency.name.is_empty()) {
-        f.package = Some(Package {
+        f.package = Some(Box::new(Package {
             name: ctx.s(&dep.found_dependency.name),
             version: ctx.opt(Some(&dep.found_dependency.version)),
             fixed: None,
-        });
+        }));
         let mut ids: Vec<_> = meta
             .references
             .iter()
@@ -296,7 +296,7 @@ fn semgrep_result(r: SemgrepResult, ctx: &mut Ctx) {
             .map(|id| ctx.s(id))
             .collect();
         order_ids(&mut ids);
-        f.ids = ids;
+        f.ids = ids.into();
     }
     ctx.push(f);
 }

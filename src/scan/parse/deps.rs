@@ -82,19 +82,19 @@ fn push_dep(v: DepVuln, ctx: &mut Ctx) {
     } else {
         ctx.path(&v.path)
     };
-    f.cwes = v.cwes;
+    f.cwes = v.cwes.into();
     let mut ids: Vec<Arc<str>> = std::iter::once(&v.id)
         .chain(&v.aliases)
         .filter(|id| !id.trim().is_empty())
         .map(|id| ctx.s(id.trim()))
         .collect();
     order_ids(&mut ids);
-    f.ids = ids;
-    f.package = Some(Package {
+    f.ids = ids.into();
+    f.package = Some(Box::new(Package {
         name: ctx.s(&v.package),
         version: ctx.opt(Some(&v.version)),
         fixed: ctx.opt(Some(&v.fixed)),
-    });
+    }));
     ctx.push(f);
 }
 

@@ -14,6 +14,7 @@ mod trivy;
 use std::io::{BufReader, Read};
 use std::sync::Arc;
 
+use super::dedupe::Deduper;
 use super::detect::{self, Format};
 use super::model::{Finding, Interner, Parsed, ScannerIssue, Severity};
 use super::paths::RepoPaths;
@@ -68,6 +69,9 @@ pub struct Ctx<'a> {
     /// The tool named in `tool:path`, which overrides what a SARIF run says.
     pub forced_tool: Option<String>,
     pub parsed: Parsed,
+    /// Where findings go as they are read: straight into deduplication, so a report's
+    /// findings are never all held before merging; `None` collects them in `parsed`.
+    pub sink: Option<&'a mut Deduper>,
 }
 
 impl Ctx<'_> {
@@ -107,7 +111,10 @@ impl Ctx<'_> {
     }
 
     pub fn push(&mut self, finding: Finding) {
-        self.parsed.findings.push(finding);
+        match self.sink.as_deref_mut() {
+            Some(deduper) => deduper.add(finding),
+            None => self.parsed.findings.push(finding),
+        }
     }
 
     pub fn issue(&mut self, tool: &str, message: impl Into<String>) {
@@ -252,12 +259,25 @@ pub fn parse_file(
     paths: &RepoPaths,
     interner: &mut Interner,
 ) -> Result<Parsed, ReportError> {
+    parse_file_into(path, forced, paths, interner, None)
+}
+
+/// Parses one report file, handing each finding to `sink` as it is read (when given); the
+/// returned [`Parsed`] then holds only the file's issues and tools.
+pub fn parse_file_into(
+    path: &std::path::Path,
+    forced: Option<&str>,
+    paths: &RepoPaths,
+    interner: &mut Interner,
+    sink: Option<&mut Deduper>,
+) -> Result<Parsed, ReportError> {
     let mut ctx = Ctx {
         interner,
         paths,
         file: path.display().to_string(),
         forced_tool: forced.map(str::to_string),
         parsed: Parsed::default(),
+        sink,
     };
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(u64::MAX);
     if size <= WHOLE_FILE_LIMIT {
@@ -289,6 +309,7 @@ pub fn parse_bytes(
         file: label.to_string(),
         forced_tool: forced.map(str::to_string),
         parsed: Parsed::default(),
+        sink: None,
     };
     parse_report(|| Ok(Input::Bytes(bytes)), &mut ctx)?;
     Ok(ctx.parsed)

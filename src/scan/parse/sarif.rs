@@ -555,9 +555,9 @@ fn convert(
         .map(|id| ctx.s(id))
         .collect();
     super::order_ids(&mut ids);
-    finding.ids = ids;
+    finding.ids = ids.into();
     if tool == "trivy" {
-        finding.package = package_from_message(&message, ctx);
+        finding.package = package_from_message(&message, ctx).map(Box::new);
     }
     // The tool's fingerprint tells apart findings that have no line (dedupe and identity use
     // it only then); keeping it for located findings would cost memory for nothing.
@@ -591,7 +591,7 @@ fn describe_rule(finding: &mut crate::scan::model::Finding, rule: &Rule, ctx: &m
             .flat_map(|t| cwes_in(t))
             .collect();
         cwes.dedup();
-        finding.cwes = cwes;
+        finding.cwes = cwes.into();
     }
 }
 

@@ -47,7 +47,7 @@ pub fn gitleaks_v7(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
         f.tool_severity = ctx.s("none");
         f.path = ctx.path(&leak.file);
         f.region = Region::line(leak.line_number);
-        f.cwes = vec![798];
+        f.cwes = thin_vec::thin_vec![798];
         let id = secret_id(&[&leak.commit, &leak.file, &leak.rule, &leak.offender]);
         f.tool_fingerprint = Some(ctx.s(&id));
         ctx.push(f);
@@ -93,7 +93,7 @@ pub fn gitleaks_v8(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
             leak.end_line,
             leak.end_column,
         );
-        f.cwes = vec![798];
+        f.cwes = thin_vec::thin_vec![798];
         f.tool_fingerprint = ctx.opt(Some(&leak.fingerprint));
         ctx.push(f);
     }
@@ -148,7 +148,7 @@ pub fn detect_secrets(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
             });
             f.path = ctx.path(&path);
             f.region = Region::line(s.line_number);
-            f.cwes = vec![798];
+            f.cwes = thin_vec::thin_vec![798];
             f.tool_fingerprint = ctx.opt(Some(&s.hashed_secret));
             ctx.push(f);
         }
@@ -198,7 +198,7 @@ fn trufflehog_v3(item: &Value, ctx: &mut Ctx) {
     f.tool_severity = ctx.s(state);
     f.path = ctx.path(&file);
     f.region = Region::line(line);
-    f.cwes = vec![798];
+    f.cwes = thin_vec::thin_vec![798];
     let raw = text(item, "Raw");
     let id = secret_id(&[&detector, &file, &raw, &text(&source, "commit")]);
     f.tool_fingerprint = Some(ctx.s(&id));
@@ -225,7 +225,7 @@ fn trufflehog_v2(item: &Value, tool: &str, ctx: &mut Ctx) {
     let mut f = ctx.finding(tool, &reason, Severity::High, &message);
     f.tool_severity = ctx.s("none");
     f.path = ctx.path(&path);
-    f.cwes = vec![798];
+    f.cwes = thin_vec::thin_vec![798];
     let mut parts: Vec<&str> = vec![&reason, &path];
     parts.extend(strings.iter().map(String::as_str));
     f.tool_fingerprint = Some(ctx.s(&secret_id(&parts)));
@@ -253,7 +253,7 @@ pub fn trufflehog3(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
         f.tool_severity = ctx.s(&word);
         f.path = ctx.path(&path);
         f.region = Region::line(text(item, "line").parse().unwrap_or(0));
-        f.cwes = vec![798];
+        f.cwes = thin_vec::thin_vec![798];
         let fingerprint = secret_id(&[&id, &path, &text(item, "secret"), &text(item, "commit")]);
         f.tool_fingerprint = Some(ctx.s(&fingerprint));
         ctx.push(f);

@@ -221,7 +221,7 @@ fn result(r: TrivyResult, resource: Option<&str>, ctx: &mut Ctx) {
         f.title = ctx.opt(Some(&s.title));
         f.path = path.clone();
         f.region = Region::span(s.start_line, 0, s.end_line, 0);
-        f.cwes = vec![798];
+        f.cwes = thin_vec::thin_vec![798];
         ctx.push(f);
     }
 }
@@ -274,12 +274,12 @@ fn vulnerability(
     f.cwes = v.cwe_ids.iter().flat_map(|c| cwes_in(c)).collect();
     let mut ids = vec![ctx.s(&v.vulnerability_id)];
     order_ids(&mut ids);
-    f.ids = ids;
-    f.package = Some(Package {
+    f.ids = ids.into();
+    f.package = Some(Box::new(Package {
         name: ctx.s(&v.pkg_name),
         version: ctx.opt(Some(&v.installed_version)),
         fixed: ctx.opt(Some(&v.fixed_version)),
-    });
+    }));
     f.path = path.or_else(|| {
         if v.pkg_path.is_empty() {
             None
