@@ -12,9 +12,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use thin_vec::ThinVec;
 
 use super::lenient;
 use super::{Ctx, Input};
@@ -58,6 +60,18 @@ struct Rule {
     help_uri: String,
     default_configuration: Option<Configuration>,
     properties: Option<Properties>,
+    /// What every finding of the rule shares, worked out at its first finding.
+    #[serde(skip)]
+    described: std::cell::OnceCell<Described>,
+}
+
+/// A rule's texts and CWEs as findings carry them.
+#[derive(Default)]
+struct Described {
+    title: Option<Arc<str>>,
+    description: Option<Arc<str>>,
+    help_uri: Option<Arc<str>>,
+    cwes: ThinVec<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -267,12 +281,29 @@ impl<'de> Visitor<'de> for RunsSeed<'_, '_> {
 #[derive(Default)]
 struct RunState {
     tool: Option<Tool>,
+    /// Our name for the run's tool, once the tool is known.
+    name: Option<String>,
+    /// Rule positions by id, for results that name their rule without an index.
+    rules_by_id: hashbrown::HashMap<String, usize>,
     artifacts: Option<Vec<Artifact>>,
     invocations: Vec<Invocation>,
     pending: Vec<SarifResult>,
 }
 
 impl RunState {
+    fn set_tool(&mut self, tool: Tool, ctx: &Ctx) {
+        self.rules_by_id = tool
+            .driver
+            .rules
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        self.tool = Some(tool);
+        self.name = Some(self.tool_name(ctx));
+    }
+
     fn tool_name(&self, ctx: &Ctx) -> String {
         ctx.forced_tool
             .clone()
@@ -294,9 +325,12 @@ impl RunState {
     }
 
     fn convert(&self, result: SarifResult, ctx: &mut Ctx) {
-        let tool = self.tool_name(ctx);
+        let tool = match &self.name {
+            Some(name) => std::borrow::Cow::Borrowed(name.as_str()),
+            None => std::borrow::Cow::Owned(self.tool_name(ctx)),
+        };
         let rules = self.tool.as_ref().map_or(&[][..], |t| &t.driver.rules);
-        let rule = find_rule(rules, &result);
+        let rule = find_rule(rules, &self.rules_by_id, &result);
         let artifacts = self.artifacts.as_deref().unwrap_or_default();
         convert(result, rule, artifacts, &tool, ctx);
     }
@@ -344,7 +378,10 @@ impl<'de> Visitor<'de> for RunSeed<'_, '_> {
         let mut run = RunState::default();
         while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
             match key.as_ref() {
-                "tool" => run.tool = Some(map.next_value::<Option<Tool>>()?.unwrap_or_default()),
+                "tool" => run.set_tool(
+                    map.next_value::<Option<Tool>>()?.unwrap_or_default(),
+                    self.ctx,
+                ),
                 "artifacts" => run.artifacts = Some(map.next_value::<Lenient<Artifact>>()?.0),
                 "invocations" => run.invocations = map.next_value::<Lenient<Invocation>>()?.0,
                 "results" => map.next_value_seed(ResultsSeed {
@@ -459,7 +496,11 @@ fn is_not_a_finding(result: &SarifResult) -> bool {
         || result.baseline_state == "absent"
 }
 
-fn find_rule<'r>(rules: &'r [Rule], result: &SarifResult) -> Option<&'r Rule> {
+fn find_rule<'r>(
+    rules: &'r [Rule],
+    by_id: &hashbrown::HashMap<String, usize>,
+    result: &SarifResult,
+) -> Option<&'r Rule> {
     let index = result
         .rule_index
         .or_else(|| result.rule.as_ref().and_then(|r| r.index));
@@ -471,7 +512,7 @@ fn find_rule<'r>(rules: &'r [Rule], result: &SarifResult) -> Option<&'r Rule> {
     index
         .and_then(|i| rules.get(i))
         .filter(|r| id.is_empty() || r.id == id)
-        .or_else(|| rules.iter().find(|r| r.id == id))
+        .or_else(|| rules.get(*by_id.get(id)?))
 }
 
 fn severity(
@@ -568,30 +609,38 @@ fn convert(
 }
 
 fn describe_rule(finding: &mut crate::scan::model::Finding, rule: &Rule, ctx: &mut Ctx) {
+    let described = rule.described.get_or_init(|| describe(rule, ctx));
+    finding.title = described.title.clone();
+    finding.description = described.description.clone();
+    finding.help_uri = described.help_uri.clone();
+    finding.cwes = described.cwes.clone();
+}
+
+fn describe(rule: &Rule, ctx: &mut Ctx) -> Described {
     let short = rule
         .short_description
         .as_ref()
         .map(|t| t.text.as_str())
         .filter(|t| !t.trim().is_empty())
         .or(Some(rule.name.as_str()));
-    finding.title = ctx.opt(short);
     let full = rule
         .full_description
         .as_ref()
         .map(|t| t.text.as_str())
         .filter(|t| !t.trim().is_empty())
         .or_else(|| rule.help.as_ref().map(|t| t.text.as_str()));
-    finding.description = ctx.opt(full);
-    finding.help_uri = ctx.opt(Some(&rule.help_uri));
-    if let Some(props) = &rule.properties {
-        let mut cwes: Vec<u32> = props
-            .tags
-            .iter()
-            .chain(&props.cwe)
-            .flat_map(|t| cwes_in(t))
-            .collect();
-        cwes.dedup();
-        finding.cwes = cwes.into();
+    let mut cwes: ThinVec<u32> = rule
+        .properties
+        .iter()
+        .flat_map(|props| props.tags.iter().chain(&props.cwe))
+        .flat_map(|t| cwes_in(t))
+        .collect();
+    cwes.dedup();
+    Described {
+        title: ctx.opt(short),
+        description: ctx.opt(full),
+        help_uri: ctx.opt(Some(&rule.help_uri)),
+        cwes,
     }
 }
 
@@ -660,4 +709,97 @@ fn package_from_message(message: &str, ctx: &mut Ctx) -> Option<Package> {
         version: ctx.opt(field("Installed Version:").as_deref()),
         fixed: ctx.opt(field("Fixed Version:").as_deref()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::model::{Interner, Parsed};
+    use crate::scan::paths::RepoPaths;
+
+    const TOOL: &str = r#""tool":{"driver":{"name":"Bandit","rules":[{"id":"B101","shortDescription":{"text":"assert used"},"properties":{"tags":["CWE-703"]}},{"id":"B602","shortDescription":{"text":"shell true"},"properties":{"tags":["external/cwe/cwe-78"]}}]}}"#;
+    const RESULTS: &str = r#""results":[{"ruleId":"B602","level":"error","message":{"text":"shell"},"locations":[{"physicalLocation":{"artifactLocation":{"index":1},"region":{"startLine":7}}}]},{"ruleId":"B101","ruleIndex":0,"message":{"text":"assert"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"app/a.py"},"region":{"startLine":3}}}]}]"#;
+    const ARTIFACTS: &str =
+        r#""artifacts":[{"location":{"uri":"app/a.py"}},{"location":{"uri":"app/b.py"}}]"#;
+
+    /// What the findings of a log say, in a form that compares.
+    fn read(log: &str, streamed: bool) -> Vec<String> {
+        let paths = RepoPaths::new(std::path::Path::new("/repo"));
+        let mut interner = Interner::default();
+        let mut ctx = Ctx {
+            interner: &mut interner,
+            paths: &paths,
+            file: "test.sarif".into(),
+            forced_tool: None,
+            parsed: Parsed::default(),
+            sink: None,
+        };
+        let input = if streamed {
+            Input::Reader(Box::new(log.as_bytes()))
+        } else {
+            Input::Bytes(log.as_bytes())
+        };
+        parse(input, &mut ctx).unwrap();
+        assert_eq!(ctx.parsed.tools, vec!["bandit"]);
+        let mut seen: Vec<String> = ctx
+            .parsed
+            .findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {:?}:{:?} {:?} {:?}",
+                    f.tool,
+                    f.rule,
+                    f.path,
+                    f.start_line(),
+                    f.title,
+                    f.cwes
+                )
+            })
+            .collect();
+        seen.sort();
+        seen
+    }
+
+    #[test]
+    fn a_run_reads_the_same_whatever_order_its_parts_come_in() {
+        let expected = read(
+            &format!(r#"{{"runs":[{{{TOOL},{ARTIFACTS},{RESULTS}}}]}}"#),
+            false,
+        );
+        assert_eq!(expected.len(), 2);
+        assert!(expected[1].contains("B602 Some(\"app/b.py\"):Some(7) Some(\"shell true\") [78]"));
+        for order in [
+            format!("{RESULTS},{TOOL},{ARTIFACTS}"),
+            format!("{TOOL},{RESULTS},{ARTIFACTS}"),
+            format!("{ARTIFACTS},{RESULTS},{TOOL}"),
+        ] {
+            let log = format!(r#"{{"version":"2.1.0","runs":[{{{order}}}]}}"#);
+            assert_eq!(read(&log, false), expected, "{order}");
+            assert_eq!(read(&log, true), expected, "streamed: {order}");
+        }
+    }
+
+    #[test]
+    fn null_runs_and_results_are_no_findings_and_garbage_is_an_error() {
+        assert!(
+            read(
+                r#"{"runs":[{"tool":{"driver":{"name":"bandit"}},"results":null}]}"#,
+                false
+            )
+            .is_empty()
+        );
+        let paths = RepoPaths::new(std::path::Path::new("/repo"));
+        let mut interner = Interner::default();
+        let mut ctx = Ctx {
+            interner: &mut interner,
+            paths: &paths,
+            file: "x".into(),
+            forced_tool: None,
+            parsed: Parsed::default(),
+            sink: None,
+        };
+        assert!(parse(Input::Bytes(br#"{"runs":[{"results":[1]}]}"#), &mut ctx).is_err());
+        assert!(parse(Input::Bytes(br#"{"runs":[]} trailing"#), &mut ctx).is_err());
+    }
 }
