@@ -45,6 +45,7 @@ pub fn aggregate(items: &[String], root: &Path, exclude: &[PathBuf]) -> Result<A
     let paths = paths::RepoPaths::new(root);
     let mut interner = Interner::default();
     let mut deduper = dedupe::Deduper::new();
+    let mut buffer = Vec::new();
     let mut aggregate = Aggregate::default();
     let excluded: Vec<PathBuf> = exclude
         .iter()
@@ -88,7 +89,7 @@ pub fn aggregate(items: &[String], root: &Path, exclude: &[PathBuf]) -> Result<A
                     "run the scanner first, or fix the path",
                 ));
             }
-            let parsed = parse::parse_file_into(&file, spec.tool.as_deref(), &paths, &mut interner, Some(&mut deduper)).map_err(|e| {
+            let parsed = parse::parse_file_into(&file, spec.tool.as_deref(), &paths, &mut interner, Some(&mut deduper), &mut buffer).map_err(|e| {
                 Error::input(
                     "reports",
                     e.to_string(),

@@ -259,17 +259,20 @@ pub fn parse_file(
     paths: &RepoPaths,
     interner: &mut Interner,
 ) -> Result<Parsed, ReportError> {
-    parse_file_into(path, forced, paths, interner, None)
+    parse_file_into(path, forced, paths, interner, None, &mut Vec::new())
 }
 
 /// Parses one report file, handing each finding to `sink` as it is read (when given); the
-/// returned [`Parsed`] then holds only the file's issues and tools.
+/// returned [`Parsed`] then holds only the file's issues and tools. A file read whole is read
+/// into `buffer`, which the caller keeps for the next file: one buffer for every report
+/// rather than one large allocation per file, which the allocator cannot always give back.
 pub fn parse_file_into(
     path: &std::path::Path,
     forced: Option<&str>,
     paths: &RepoPaths,
     interner: &mut Interner,
     sink: Option<&mut Deduper>,
+    buffer: &mut Vec<u8>,
 ) -> Result<Parsed, ReportError> {
     let mut ctx = Ctx {
         interner,
@@ -281,11 +284,14 @@ pub fn parse_file_into(
     };
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(u64::MAX);
     if size <= WHOLE_FILE_LIMIT {
-        let bytes = std::fs::read(path).map_err(|e| ReportError::Unreadable {
-            file: ctx.file.clone(),
-            problem: e.to_string(),
-        })?;
-        parse_report(|| Ok(Input::Bytes(&bytes)), &mut ctx)?;
+        buffer.clear();
+        std::fs::File::open(path)
+            .and_then(|mut file| file.read_to_end(buffer))
+            .map_err(|e| ReportError::Unreadable {
+                file: ctx.file.clone(),
+                problem: e.to_string(),
+            })?;
+        parse_report(|| Ok(Input::Bytes(buffer)), &mut ctx)?;
     } else {
         parse_report(
             || Ok(Input::Reader(Box::new(std::fs::File::open(path)?))),
