@@ -1,7 +1,8 @@
 //! `deploy-tcb security-scan` against `sarif-multitool merge` on the same generated input
 //! (both write one merged SARIF; ours also parses, deduplicates and gates):
-//! at least 200 MB of scanner SARIF (three tools that flag many of the same lines, as bandit,
-//! semgrep and a third SAST tool do), plus time and peak memory of each.
+//! at least 200 MB of scanner SARIF from three tools (bandit, semgrep and a third SAST tool),
+//! one result in four on a line the other tools flag too with a rule of the same family, plus
+//! time and peak memory of each.
 //!
 //! `cargo bench --bench scan` (SCAN_BENCH_MB sets the input size; 200 by default).
 //! Needs `/usr/bin/time` for peak memory; the peer runs when `sarif-multitool` is on PATH

@@ -198,8 +198,11 @@ pub fn decide(analysis: &Analysis, budgets: &Budgets, tally: Tally) -> (Decision
     {
         tally.failures += 1;
         let reason = format!(
-            "{} = {} breaks {} ({} of {} failures tolerated)",
-            failed.check, failed.observation, failed.threshold, tally.failures, budgets.failures
+            "{} = {} breaks {} ({})",
+            failed.check,
+            failed.observation,
+            failed.threshold,
+            against_budget("failed analysis", tally.failures, budgets.failures)
         );
         let decision = if tally.failures > budgets.failures {
             Decision::RollBack {
@@ -220,6 +223,16 @@ pub fn decide(analysis: &Analysis, budgets: &Budgets, tally: Tally) -> (Decision
         return inconclusive(&unsure.check, reason, budgets, tally);
     }
     (Decision::Promote, tally)
+}
+
+/// Where a count stands against its budget, in words that read right for a budget of 0:
+/// "failed analysis 1, more than the 0 tolerated" / "failed analysis 1 of 2 tolerated".
+fn against_budget(what: &str, count: u32, budget: u32) -> String {
+    if count > budget {
+        format!("{what} {count}, more than the {budget} tolerated")
+    } else {
+        format!("{what} {count} of {budget} tolerated")
+    }
 }
 
 fn too_few_requests(analysis: &Analysis, budgets: &Budgets) -> Option<String> {
@@ -247,8 +260,12 @@ fn inconclusive(check: &str, reason: String, budgets: &Budgets, tally: Tally) ->
         ..tally
     };
     let reason = format!(
-        "{reason} ({} of {} inconclusive analyses tolerated)",
-        tally.inconclusive, budgets.inconclusive
+        "{reason} ({})",
+        against_budget(
+            "inconclusive analysis",
+            tally.inconclusive,
+            budgets.inconclusive
+        )
     );
     let decision = if tally.inconclusive > budgets.inconclusive {
         Decision::Inconclusive {
