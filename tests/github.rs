@@ -217,8 +217,51 @@ async fn sticky_comment_is_found_beyond_the_first_page() {
                 .map(|(_, v)| v.clone())
         })
         .collect();
-    // First write: look, create, look again (a racing job); second write: two pages.
-    assert_eq!(pages, vec!["1", "1", "1", "2"]);
+    // First write: look, create, look again (a racing job); second write: two pages, then
+    // two more to check no racing job overwrote the section.
+    assert_eq!(pages, vec!["1", "1", "1", "2", "1", "2"]);
+    fake.assert_no_violations();
+}
+
+/// Jobs of one run writing their sections at the same instant: each reads the comment, then
+/// patches it with only its own section changed, so one write can drop the other's section.
+/// Re-checking after writing puts it back: every section survives.
+#[tokio::test]
+async fn sections_written_at_the_same_instant_all_survive() {
+    let Some(fake) = fake() else { return };
+    let github = client(&fake);
+    let sticky = StickyComment::new(77, "CI");
+    github
+        .upsert_sticky_section(9, &sticky, "deploy/staging", "deploying")
+        .await
+        .unwrap();
+    let jobs = ["security-scan", "canary", "deploy/production", "release"].map(|section| {
+        let github = github.clone();
+        let sticky = sticky.clone();
+        tokio::spawn(async move {
+            github
+                .upsert_sticky_section(9, &sticky, section, &format!("{section} done"))
+                .await
+                .unwrap();
+        })
+    });
+    for job in jobs {
+        job.await.unwrap();
+    }
+    let bodies = fake.comment_bodies(9);
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    for section in ["security-scan", "canary", "deploy/production", "release"] {
+        assert_eq!(
+            section_content(&bodies[0], section),
+            Some(format!("{section} done").as_str()),
+            "{}",
+            bodies[0]
+        );
+    }
+    assert_eq!(
+        section_content(&bodies[0], "deploy/staging"),
+        Some("deploying")
+    );
     fake.assert_no_violations();
 }
 

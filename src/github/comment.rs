@@ -18,6 +18,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::client::Client;
+
+/// How many times a written section is checked for a racing job's overwrite.
+const SECTION_RECHECKS: u32 = 3;
+
+/// 200 ms, 400 ms, 600 ms… plus up to 300 ms of jitter, so two racing jobs re-check apart.
+fn recheck_pause(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(200 * u64::from(attempt + 1) + rand::random_range(0..300))
+}
 use super::error::{GithubError, Result};
 
 /// GitHub's limit on a comment body, in characters.
@@ -232,7 +240,12 @@ impl Client {
         }
         let found = self.find_sticky_comments(number, sticky).await?;
         if !found.is_empty() {
-            return self.fold_into_oldest(found, sticky, section, content).await;
+            let written = self
+                .fold_into_oldest(found, sticky, section, content)
+                .await?;
+            return self
+                .keep_section(number, sticky, section, content, written)
+                .await;
         }
         let created = self
             .create_issue_comment(number, &merge_section(None, sticky, section, content))
@@ -243,6 +256,38 @@ impl Client {
             return Ok(created);
         }
         self.fold_into_oldest(found, sticky, section, content).await
+    }
+
+    /// Two jobs patching the comment at the same instant each write back the body they read,
+    /// so the later write drops the earlier one's new section. After a short, jittered pause
+    /// the comment is read again and our section put back if it was lost, a few times at most.
+    async fn keep_section(
+        &self,
+        number: u64,
+        sticky: &StickyComment,
+        section: &str,
+        content: &str,
+        mut written: IssueComment,
+    ) -> Result<IssueComment> {
+        for attempt in 0..SECTION_RECHECKS {
+            tokio::time::sleep(recheck_pause(attempt)).await;
+            let found = self.find_sticky_comments(number, sticky).await?;
+            let Some(oldest) = found.first() else {
+                return Ok(written);
+            };
+            let body = oldest.body.as_deref().unwrap_or_default();
+            if found.len() == 1 && merge_section(Some(body), sticky, section, content) == body {
+                return Ok(oldest.clone());
+            }
+            tracing::debug!(
+                section,
+                "the sticky comment lost our section; writing it again"
+            );
+            written = self
+                .fold_into_oldest(found, sticky, section, content)
+                .await?;
+        }
+        Ok(written)
     }
 
     async fn fold_into_oldest(
