@@ -646,11 +646,7 @@ fn usage_problem(error: &clap::Error) -> String {
         );
     }
     let rendered = error.to_string();
-    let detail = rendered
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("error: ");
+    let detail = usage_detail(&rendered);
     match flag.as_deref().and_then(flag_input_name) {
         Some(input) => format!(
             "input `{input}`: {detail}. Fix: set `{input}` in the step's `with:` (or pass --{})",
@@ -660,8 +656,62 @@ fn usage_problem(error: &clap::Error) -> String {
     }
 }
 
+/// clap's message on one line: the problem, then the lines clap adds that help (the possible
+/// values, a tip). Only those: other lines can be the rest of a multi-line value, which must
+/// not reach the log as lines of their own.
+fn usage_detail(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim);
+    let mut detail = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_string();
+    for line in lines {
+        if line.starts_with("[possible values:") || line.starts_with("tip: ") {
+            detail.push_str("; ");
+            detail.push_str(line.trim_start_matches("tip: "));
+        }
+    }
+    detail
+}
+
 /// `--env-id <ENV_ID>` → `env_id`.
 fn flag_input_name(flag: &str) -> Option<String> {
     let name = flag.strip_prefix("--")?.split([' ', '=']).next()?;
     Some(name.replace('-', "_"))
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use super::*;
+
+    fn problem(args: &[&str]) -> String {
+        let error = command().try_get_matches_from(args).unwrap_err();
+        usage_problem(&error)
+    }
+
+    #[test]
+    fn a_bad_choice_lists_the_possible_values() {
+        let text = problem(&["deploy-tcb", "security-scan", "--fail-on", "severe"]);
+        assert!(
+            text.starts_with("input `fail_on`: invalid value 'severe'"),
+            "{text}"
+        );
+        assert!(
+            text.contains("[possible values: none, low, medium, high, critical]"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Usage:") && !text.contains("--help"),
+            "{text}"
+        );
+        assert!(!text.contains('\n'), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_flag_keeps_clap_tip() {
+        let text = problem(&["deploy-tcb", "security-scan", "--fail-onn", "high"]);
+        assert!(text.contains("--fail-onn"), "{text}");
+        assert!(text.contains("similar argument exists"), "{text}");
+    }
 }
