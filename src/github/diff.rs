@@ -154,24 +154,18 @@ pub struct ChangedLines {
 impl ChangedLines {
     /// Reads the files of a comparison.
     pub fn from_files(files: &[DiffFile]) -> ChangedLines {
-        let files_map = files
-            .iter()
-            .map(|file| {
-                let change = match file.patch.as_deref().map(added_lines) {
-                    Some(Ok(lines)) => FileChange::Lines(lines),
-                    Some(Err(e)) => {
-                        tracing::debug!(file = %file.filename, error = %e, "unreadable patch");
-                        FileChange::Whole
-                    }
-                    None => FileChange::Whole,
-                };
-                (file.filename.clone(), change)
-            })
-            .collect();
-        ChangedLines {
-            files: files_map,
-            truncated: files.len() >= MAX_COMPARE_FILES,
-        }
+        let changes = files.iter().map(|file| {
+            let change = match file.patch.as_deref().map(added_lines) {
+                Some(Ok(lines)) => FileChange::Lines(lines),
+                Some(Err(e)) => {
+                    tracing::debug!(file = %file.filename, error = %e, "unreadable patch");
+                    FileChange::Whole
+                }
+                None => FileChange::Whole,
+            };
+            (file.filename.clone(), change)
+        });
+        ChangedLines::new(changes, files.len() >= MAX_COMPARE_FILES)
     }
 
     /// A change from `(path, change)` pairs, for callers that know the lines already.

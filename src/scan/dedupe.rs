@@ -34,14 +34,20 @@ type Identity = (Arc<str>, Arc<str>, Option<Arc<str>>, Arc<str>);
 struct Symbols(HashMap<Arc<str>, u32>);
 
 impl Symbols {
-    fn of(&mut self, text: &Arc<str>) -> u32 {
+    fn of(&mut self, text: &str) -> u32 {
         if let Some(symbol) = self.0.get(text) {
             return *symbol;
         }
         let next = self.0.len() as u32;
-        self.0.insert(text.clone(), next);
+        self.0.insert(Arc::from(text), next);
         next
     }
+}
+
+/// The keys of a finding with a path and line, worked out once per finding.
+struct LineKeys {
+    rule_line: RuleLine,
+    family_line: Option<FamilyLine>,
 }
 
 #[derive(Debug, Default)]
@@ -96,17 +102,17 @@ impl Deduper {
     /// Adds one raw finding, merging it into an earlier one when it is the same problem.
     pub fn add(&mut self, finding: Finding) {
         self.raw += 1;
+        let keys = self.line_keys(&finding);
         let target = if finding.package.is_some() && !finding.ids.is_empty() {
             self.dependency_match(&finding)
-        } else if let (Some(path), Some(line)) = (&finding.path, finding.start_line()) {
-            let path = self.symbols.of(path);
-            self.line_match(&finding, path, line)
+        } else if let Some(keys) = &keys {
+            self.line_match(&finding, keys)
         } else {
             self.identity_match(&finding)
         };
         match target {
-            Some(index) => self.merge(index as usize, finding),
-            None => self.insert(finding),
+            Some(index) => self.merge(index as usize, finding, keys.as_ref()),
+            None => self.insert(finding, keys.as_ref()),
         }
     }
 
@@ -136,25 +142,28 @@ impl Deduper {
             .find_map(|key| self.by_dependency.get(key).copied())
     }
 
-    fn rule_line(&mut self, finding: &Finding, path: u32, line: u32) -> RuleLine {
-        let tool = self.symbols.of(&finding.tool);
-        let rule = self.symbols.of(&finding.rule);
-        [tool, rule, path, line]
+    fn line_keys(&mut self, finding: &Finding) -> Option<LineKeys> {
+        let (path, line) = (finding.path.as_deref()?, finding.start_line()?);
+        let path = self.symbols.of(path);
+        let rule_line = [
+            self.symbols.of(&finding.tool),
+            self.symbols.of(&finding.rule),
+            path,
+            line,
+        ];
+        let family_line = family(finding).map(|f| [path, line, self.symbols.of(f)]);
+        Some(LineKeys {
+            rule_line,
+            family_line,
+        })
     }
 
-    fn family_line(&mut self, finding: &Finding, path: u32, line: u32) -> Option<FamilyLine> {
-        let family = family(finding)?;
-        Some([path, line, self.symbols.of(&Arc::from(family))])
-    }
-
-    fn line_match(&mut self, finding: &Finding, path: u32, line: u32) -> Option<u32> {
-        let same_rule = self.rule_line(finding, path, line);
-        if let Some(index) = self.by_rule_line.get(&same_rule) {
+    fn line_match(&self, finding: &Finding, keys: &LineKeys) -> Option<u32> {
+        if let Some(index) = self.by_rule_line.get(&keys.rule_line) {
             return Some(*index);
         }
-        let key = self.family_line(finding, path, line)?;
         self.by_family_line
-            .get(&key)?
+            .get(keys.family_line.as_ref()?)?
             .iter()
             .copied()
             .find(|i| !cluster_has_tool(&self.findings[*i as usize], &finding.tool))
@@ -177,15 +186,13 @@ impl Deduper {
         self.by_identity.get(&Self::identity_key(finding)).copied()
     }
 
-    fn register(&mut self, index: u32, finding: &Finding) {
+    fn register(&mut self, index: u32, finding: &Finding, keys: Option<&LineKeys>) {
         for key in Self::dependency_keys(finding) {
             self.by_dependency.entry(key).or_insert(index);
         }
-        if let (Some(path), Some(line)) = (&finding.path, finding.start_line()) {
-            let path = self.symbols.of(path);
-            let key = self.rule_line(finding, path, line);
-            self.by_rule_line.entry(key).or_insert(index);
-            if let Some(key) = self.family_line(finding, path, line) {
+        if let Some(keys) = keys {
+            self.by_rule_line.entry(keys.rule_line).or_insert(index);
+            if let Some(key) = keys.family_line {
                 let clusters = self.by_family_line.entry(key).or_default();
                 if !clusters.contains(&index) {
                     clusters.push(index);
@@ -194,24 +201,23 @@ impl Deduper {
         }
         // Only findings without a line or package are matched by identity; keeping the key for
         // the others would cost memory on large reports for nothing.
-        let located = finding.path.is_some() && finding.start_line().is_some();
         let dependency = finding.package.is_some() && !finding.ids.is_empty();
-        if !located && !dependency {
+        if keys.is_none() && !dependency {
             self.by_identity
                 .entry(Self::identity_key(finding))
                 .or_insert(index);
         }
     }
 
-    fn insert(&mut self, finding: Finding) {
+    fn insert(&mut self, finding: Finding, keys: Option<&LineKeys>) {
         // u32 indexes halve the indexes' size; four billion findings is beyond any report.
         let index = u32::try_from(self.findings.len()).unwrap_or(u32::MAX);
-        self.register(index, &finding);
+        self.register(index, &finding, keys);
         self.findings.push(finding);
     }
 
-    fn merge(&mut self, index: usize, other: Finding) {
-        self.register(index as u32, &other);
+    fn merge(&mut self, index: usize, other: Finding, keys: Option<&LineKeys>) {
+        self.register(index as u32, &other, keys);
         let kept = &mut self.findings[index];
         kept.occurrences += other.occurrences;
         if other.severity > kept.severity {

@@ -7,13 +7,15 @@ use std::fmt;
 use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-/// A scalar as whatever the tool wrote, before the field decides what it wants.
+/// A scalar as whatever the tool wrote, before the field decides what it wants (a list of
+/// scalars for the fields that take one).
 enum Scalar {
     Text(String),
     Unsigned(u64),
     Signed(i64),
     Float(f64),
     Bool(bool),
+    List(Vec<Scalar>),
     Nothing,
 }
 
@@ -58,11 +60,14 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
         d.deserialize_any(self)
     }
-    // Objects and arrays where a scalar belongs are read past, as if absent.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Nothing)
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Scalar::List(items))
     }
+    // An object where a scalar belongs is read past, as if absent.
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(Scalar::Nothing)
@@ -87,7 +92,7 @@ impl Scalar {
             Scalar::Signed(n) => Some(n.to_string()),
             Scalar::Float(f) => Some(serde_json::Number::from_f64(f)?.to_string()),
             Scalar::Bool(b) => Some(b.to_string()),
-            Scalar::Nothing => None,
+            Scalar::List(_) | Scalar::Nothing => None,
         }
     }
 }
@@ -117,64 +122,17 @@ pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 /// A list of strings, or one string, or null; items that are not strings or numbers are
-/// skipped.
+/// skipped, and a lone number or boolean is no list.
 pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    d.deserialize_any(StringsVisitor)
-}
-
-struct StringsVisitor;
-
-impl<'de> Visitor<'de> for StringsVisitor {
-    type Value = Vec<String>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of strings, a string or null")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
-        Ok(vec![v.to_string()])
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Vec<String>, E> {
-        Ok(vec![v])
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Scalar>()? {
-            match item {
-                Scalar::Text(s) => items.push(s),
-                Scalar::Unsigned(n) => items.push(n.to_string()),
-                Scalar::Signed(n) => items.push(n.to_string()),
-                Scalar::Float(f) => items.extend(Scalar::Float(f).into_text()),
-                _ => {}
-            }
-        }
-        Ok(items)
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Vec::new())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Vec<String>, E> {
-        Ok(Vec::new())
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Vec<String>, E> {
-        Ok(Vec::new())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Vec<String>, E> {
-        Ok(Vec::new())
-    }
-    // As before: only strings and arrays are lists; a lone number or boolean is none.
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Vec<String>, E> {
-        Ok(Vec::new())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Vec<String>, E> {
-        Ok(Vec::new())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Vec<String>, E> {
-        Ok(Vec::new())
-    }
+    Ok(match Scalar::deserialize(d)? {
+        Scalar::Text(s) => vec![s],
+        Scalar::List(items) => items
+            .into_iter()
+            .filter(|item| !matches!(item, Scalar::Bool(_)))
+            .filter_map(Scalar::into_text)
+            .collect(),
+        _ => Vec::new(),
+    })
 }
 
 /// A sequence that may be null.

@@ -324,11 +324,16 @@ impl RunState {
         self.convert(result, ctx);
     }
 
-    fn convert(&self, result: SarifResult, ctx: &mut Ctx) {
-        let tool = match &self.name {
+    /// The tool's name: worked out once when the tool is read, as every result needs it.
+    fn name(&self, ctx: &Ctx) -> std::borrow::Cow<'_, str> {
+        match &self.name {
             Some(name) => std::borrow::Cow::Borrowed(name.as_str()),
             None => std::borrow::Cow::Owned(self.tool_name(ctx)),
-        };
+        }
+    }
+
+    fn convert(&self, result: SarifResult, ctx: &mut Ctx) {
+        let tool = self.name(ctx);
         let rules = self.tool.as_ref().map_or(&[][..], |t| &t.driver.rules);
         let rule = find_rule(rules, &self.rules_by_id, &result);
         let artifacts = self.artifacts.as_deref().unwrap_or_default();
@@ -336,7 +341,7 @@ impl RunState {
     }
 
     fn finish(mut self, ctx: &mut Ctx) {
-        let tool = self.tool_name(ctx);
+        let tool = self.name(ctx).into_owned();
         ctx.saw_tool(&tool);
         report_invocations(&self.invocations, &tool, ctx);
         for result in std::mem::take(&mut self.pending) {
@@ -396,6 +401,7 @@ impl<'de> Visitor<'de> for RunSeed<'_, '_> {
         Ok(run)
     }
 }
+
 struct ResultsSeed<'r, 'c, 'a> {
     run: &'r mut RunState,
     ctx: &'c mut Ctx<'a>,
