@@ -538,12 +538,7 @@ pub fn osv_scanner(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
 }
 
 fn osv_vuln(pkg: &Value, vuln: &Value, path: &str, ctx: &mut Ctx) {
-    let text = |v: &Value, p: &str| {
-        v.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
+    let text = text_at;
     let id = text(vuln, "/id");
     let group_score = pkg
         .get("groups")
@@ -603,13 +598,7 @@ pub fn npm_v6(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let mut report: Value = read_json(reader)?;
     let advisories = take_object(&mut report, "/advisories");
     for advisory in advisories.values() {
-        let text = |p: &str| {
-            advisory
-                .pointer(p)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
+        let text = |p: &str| text_at(advisory, p);
         let cves: Vec<String> = advisory
             .get("cves")
             .and_then(Value::as_array)
@@ -674,6 +663,15 @@ pub fn npm_v6(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     Ok(())
 }
 
+/// The string at a JSON pointer, or empty.
+fn text_at(value: &Value, pointer: &str) -> String {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
 pub fn npm_v7(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
     let mut report: Value = read_json(reader)?;
     let vulnerabilities = take_object(&mut report, "/vulnerabilities");
@@ -688,12 +686,7 @@ pub fn npm_v7(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
             if !via.is_object() {
                 continue;
             }
-            let text = |p: &str| {
-                via.pointer(p)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
+            let text = |p: &str| text_at(via, p);
             let url = text("/url");
             let ghsa = url
                 .rsplit('/')
@@ -900,12 +893,7 @@ fn govulncheck_finding(finding: &Value, osvs: &BTreeMap<String, Value>, ctx: &mu
         .cloned()
         .unwrap_or_default();
     let vulnerable = trace.first().cloned().unwrap_or(Value::Null);
-    let text = |v: &Value, p: &str| {
-        v.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
+    let text = text_at;
     let reachable = !text(&vulnerable, "/function").is_empty();
     let osv_severity = text(&osv, "/severity");
     let call_site = trace
@@ -964,12 +952,7 @@ pub fn govulncheck_legacy(reader: Input, ctx: &mut Ctx) -> Result<(), String> {
         .flatten()
     {
         let osv = vuln.get("OSV").cloned().unwrap_or(Value::Null);
-        let text = |v: &Value, p: &str| {
-            v.pointer(p)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
+        let text = text_at;
         for module in vuln
             .get("Modules")
             .and_then(Value::as_array)
