@@ -1121,8 +1121,8 @@ fn exercise(bytes: &[u8], forced: Option<&str>) {
     if let Ok(parsed) = parse_bytes("input.json", bytes, forced, &paths, &mut interner) {
         let mut findings = deploy_tcb::scan::dedupe::dedupe(parsed.findings).findings;
         let mut sources = deploy_tcb::scan::fingerprint::SourceHashes::new("/nonexistent");
-        let hashes = deploy_tcb::scan::fingerprint::assign(&mut findings, &mut sources);
-        deploy_tcb::scan::render::sarif::write(&findings, &hashes, std::io::sink()).unwrap();
+        findings.assign_identities(&mut sources);
+        deploy_tcb::scan::render::sarif::write(&findings, std::io::sink()).unwrap();
     }
 }
 

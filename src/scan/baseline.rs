@@ -18,6 +18,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::model::Finding;
+use super::store::Findings;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -152,25 +153,36 @@ pub struct Applied {
 }
 
 /// Marks findings that a current entry accepts (`Finding::accepted`).
-pub fn apply(baseline: &Baseline, findings: &mut [Finding], today: NaiveDate) -> Applied {
+pub fn apply(baseline: &Baseline, findings: &mut Findings, today: NaiveDate) -> Applied {
     let mut applied = Applied::default();
-    for entry in &baseline.entries {
-        if entry.expired(today) {
-            applied.expired.push(entry.clone());
-            continue;
-        }
-        let mut used = false;
-        for finding in findings.iter_mut().filter(|f| entry.matches(f)) {
-            used = true;
-            if finding.accepted.is_none() {
-                finding.accepted = Some(format!("{} (until {})", entry.reason, entry.expires));
-                applied.accepted += 1;
+    let (expired, live): (Vec<&Entry>, Vec<&Entry>) =
+        baseline.entries.iter().partition(|e| e.expired(today));
+    applied.expired = expired.into_iter().cloned().collect();
+    let mut used = vec![false; live.len()];
+    // Each finding is read once; the first live entry that matches gives the reason.
+    let mut accepted = Vec::new();
+    for (index, finding) in findings.iter().enumerate() {
+        let mut reason = None;
+        for (entry, used) in live.iter().zip(used.iter_mut()) {
+            if entry.matches(&finding) {
+                *used = true;
+                reason.get_or_insert_with(|| format!("{} (until {})", entry.reason, entry.expires));
             }
         }
-        if !used {
-            applied.unused.push(entry.clone());
+        if let Some(reason) = reason.filter(|_| finding.accepted.is_none()) {
+            accepted.push((index, reason));
         }
     }
+    applied.accepted = accepted.len();
+    for (index, reason) in accepted {
+        findings.accept(index, reason);
+    }
+    applied.unused = live
+        .iter()
+        .zip(used)
+        .filter(|(_, used)| !used)
+        .map(|(entry, _)| (*entry).clone())
+        .collect();
     applied
 }
 
@@ -207,13 +219,13 @@ mod tests {
             "accepted:\n  - fingerprint: ABC123000000000000000000\n    reason: fine\n    expires: 2030-01-01\n  - id: B602\n    reason: old\n    expires: 2020-01-01\n",
         )
         .unwrap();
-        let mut findings = vec![finding("B602")];
+        let mut findings: Findings = [finding("B602")].into_iter().collect();
         let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
         let applied = apply(&baseline, &mut findings, today);
         assert_eq!(applied.accepted, 1);
         assert_eq!(applied.expired.len(), 1);
         assert_eq!(
-            findings[0].accepted.as_deref(),
+            findings.get(0).accepted.as_deref(),
             Some("fine (until 2030-01-01)")
         );
     }

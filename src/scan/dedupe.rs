@@ -20,6 +20,7 @@ use hashbrown::HashMap;
 
 use super::family::family;
 use super::model::Finding;
+use super::store::Findings;
 
 /// (tool, rule, path, line) as symbols: the same rule of one tool on one line.
 type RuleLine = [u32; 4];
@@ -52,11 +53,14 @@ struct LineKeys {
 
 #[derive(Debug, Default)]
 pub struct Deduper {
-    findings: Vec<Finding>,
+    findings: Findings,
     symbols: Symbols,
     by_dependency: HashMap<(String, String, Arc<str>), u32>,
     by_rule_line: HashMap<RuleLine, u32>,
-    by_family_line: HashMap<FamilyLine, Vec<u32>>,
+    /// The first cluster on a line for a family; the few lines with more have the others in
+    /// `more_on_family_line`, so the common case costs no list per line.
+    by_family_line: HashMap<FamilyLine, u32>,
+    more_on_family_line: HashMap<FamilyLine, Vec<u32>>,
     by_identity: HashMap<Identity, u32>,
     raw: usize,
 }
@@ -64,7 +68,7 @@ pub struct Deduper {
 /// The result: unique findings, and how many raw reports went in.
 #[derive(Debug, Default)]
 pub struct Deduped {
-    pub findings: Vec<Finding>,
+    pub findings: Findings,
     pub raw: usize,
 }
 
@@ -162,11 +166,12 @@ impl Deduper {
         if let Some(index) = self.by_rule_line.get(&keys.rule_line) {
             return Some(*index);
         }
-        self.by_family_line
-            .get(keys.family_line.as_ref()?)?
-            .iter()
-            .copied()
-            .find(|i| !cluster_has_tool(&self.findings[*i as usize], &finding.tool))
+        let key = keys.family_line.as_ref()?;
+        let first = *self.by_family_line.get(key)?;
+        let more = self.more_on_family_line.get(key).into_iter().flatten();
+        std::iter::once(first)
+            .chain(more.copied())
+            .find(|i| !cluster_has_tool(&self.findings.get(*i as usize), &finding.tool))
     }
 
     fn identity_key(finding: &Finding) -> Identity {
@@ -193,10 +198,7 @@ impl Deduper {
         if let Some(keys) = keys {
             self.by_rule_line.entry(keys.rule_line).or_insert(index);
             if let Some(key) = keys.family_line {
-                let clusters = self.by_family_line.entry(key).or_default();
-                if !clusters.contains(&index) {
-                    clusters.push(index);
-                }
+                self.add_to_family_line(key, index);
             }
         }
         // Only findings without a line or package are matched by identity; keeping the key for
@@ -209,43 +211,60 @@ impl Deduper {
         }
     }
 
+    fn add_to_family_line(&mut self, key: FamilyLine, index: u32) {
+        let first = *self.by_family_line.entry(key).or_insert(index);
+        if first == index {
+            return;
+        }
+        let more = self.more_on_family_line.entry(key).or_default();
+        if !more.contains(&index) {
+            more.push(index);
+        }
+    }
+
     fn insert(&mut self, finding: Finding, keys: Option<&LineKeys>) {
         // u32 indexes halve the indexes' size; four billion findings is beyond any report.
         let index = u32::try_from(self.findings.len()).unwrap_or(u32::MAX);
         self.register(index, &finding, keys);
-        self.findings.push(finding);
+        self.findings.push(&finding);
     }
 
     fn merge(&mut self, index: usize, other: Finding, keys: Option<&LineKeys>) {
         self.register(index as u32, &other, keys);
-        let kept = &mut self.findings[index];
-        kept.occurrences += other.occurrences;
-        if other.severity > kept.severity {
-            kept.severity = other.severity;
+        let mut kept = self.findings.get(index);
+        merge_into(&mut kept, other);
+        self.findings.replace(index as u32, &kept);
+    }
+}
+
+/// Folds `other` into `kept`: the highest severity and score, the union of ids and CWEs.
+fn merge_into(kept: &mut Finding, other: Finding) {
+    kept.occurrences += other.occurrences;
+    if other.severity > kept.severity {
+        kept.severity = other.severity;
+    }
+    kept.score = match (kept.score, other.score) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    for id in other.ids {
+        if !kept.ids.contains(&id) {
+            kept.ids.push(id);
         }
-        kept.score = match (kept.score, other.score) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        for id in other.ids {
-            if !kept.ids.contains(&id) {
-                kept.ids.push(id);
-            }
+    }
+    for cwe in other.cwes {
+        if !kept.cwes.contains(&cwe) {
+            kept.cwes.push(cwe);
         }
-        for cwe in other.cwes {
-            if !kept.cwes.contains(&cwe) {
-                kept.cwes.push(cwe);
-            }
-        }
-        let label = format!("{}:{}", other.tool, other.rule);
-        let same = other.tool == kept.tool && other.rule == kept.rule;
-        if !same && !kept.also_reported_by.contains(&label) {
-            kept.also_reported_by.push(label);
-        }
-        if kept.path.is_none() {
-            kept.path = other.path;
-            kept.region = other.region;
-        }
+    }
+    let label = format!("{}:{}", other.tool, other.rule);
+    let same = other.tool == kept.tool && other.rule == kept.rule;
+    if !same && !kept.also_reported_by.contains(&label) {
+        kept.also_reported_by.push(label);
+    }
+    if kept.path.is_none() {
+        kept.path = other.path;
+        kept.region = other.region;
     }
 }
 
@@ -287,7 +306,7 @@ mod tests {
         ]);
         assert_eq!(d.findings.len(), 1);
         assert_eq!(
-            d.findings[0].also_reported_by,
+            d.findings.get(0).also_reported_by,
             vec!["semgrep:subprocess-shell-true"]
         );
         assert_eq!(d.merged(), 1);
@@ -326,7 +345,7 @@ mod tests {
             dep("pip-audit", &["PYSEC-1", "GHSA-x"], "v1.2"),
         ]);
         assert_eq!(d.findings.len(), 1);
-        assert_eq!(d.findings[0].occurrences, 3);
+        assert_eq!(d.findings.get(0).occurrences, 3);
         let d = dedupe([
             dep("trivy", &["CVE-2021-1"], "1.2"),
             dep("grype", &["CVE-2021-1"], "1.3"),
@@ -340,6 +359,6 @@ mod tests {
         low.severity = Severity::Low;
         let mut high = code("semgrep", "shell-true", 1);
         high.severity = Severity::High;
-        assert_eq!(dedupe([low, high]).findings[0].severity, Severity::High);
+        assert_eq!(dedupe([low, high]).findings.get(0).severity, Severity::High);
     }
 }

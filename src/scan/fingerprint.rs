@@ -218,19 +218,17 @@ pub fn identity(finding: &Finding, line_hash: Option<LineHash>) -> Fingerprint {
     digest(&["code", &rule, path, &place, detail])
 }
 
-/// Sets every finding's identity, and returns each one's `primaryLocationLineHash`.
-pub fn assign(findings: &mut [Finding], sources: &mut SourceHashes) -> Vec<LineHash> {
-    findings
-        .iter_mut()
-        .map(|f| {
-            let line_hash = f
-                .path
-                .as_deref()
-                .and_then(|p| sources.line(p, f.start_line().unwrap_or(1)));
-            f.fingerprint = identity(f, line_hash);
-            line_hash.unwrap_or_else(|| LineHash::of_fingerprint(&f.fingerprint))
-        })
-        .collect()
+/// A finding's identity and its `primaryLocationLineHash`.
+pub fn of(finding: &Finding, sources: &mut SourceHashes) -> (Fingerprint, LineHash) {
+    let line_hash = finding
+        .path
+        .as_deref()
+        .and_then(|p| sources.line(p, finding.start_line().unwrap_or(1)));
+    let identity = identity(finding, line_hash);
+    (
+        identity,
+        line_hash.unwrap_or_else(|| LineHash::of_fingerprint(&identity)),
+    )
 }
 
 #[cfg(test)]

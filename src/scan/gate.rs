@@ -7,7 +7,8 @@
 
 use serde::Serialize;
 
-use super::model::{Finding, ScannerIssue, Severity};
+use super::model::{ScannerIssue, Severity};
+use super::store::Findings;
 
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
@@ -27,15 +28,15 @@ pub struct Verdict {
     pub reason: String,
 }
 
-fn count(findings: &[&Finding], severity: Severity) -> usize {
-    findings.iter().filter(|f| f.severity == severity).count()
+fn count(gated: &[Severity], severity: Severity) -> usize {
+    gated.iter().filter(|s| **s == severity).count()
 }
 
 /// Decides. `issues` are the scanner failures found while parsing.
-pub fn decide(policy: &Policy, findings: &[Finding], issues: &[ScannerIssue]) -> Verdict {
-    let gated: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| !(policy.new_only && f.accepted.is_some()))
+pub fn decide(policy: &Policy, findings: &Findings, issues: &[ScannerIssue]) -> Verdict {
+    let gated: Vec<Severity> = (0..findings.len())
+        .filter(|i| !(policy.new_only && findings.is_accepted(*i)))
+        .map(|i| findings.severity(i))
         .collect();
     let scope = if policy.new_only { "new " } else { "" };
     let mut failures = Vec::new();
@@ -111,9 +112,14 @@ pub fn decide(policy: &Policy, findings: &[Finding], issues: &[ScannerIssue]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::model::Finding;
 
     fn f(severity: Severity) -> Finding {
         Finding::new("t".into(), "r".into(), severity, "m".into())
+    }
+
+    fn all(findings: &[Finding]) -> Findings {
+        findings.iter().cloned().collect()
     }
 
     #[test]
@@ -122,16 +128,24 @@ mod tests {
             fail_on: Some(Severity::High),
             ..Policy::default()
         };
-        let v = decide(&policy, &[f(Severity::Critical), f(Severity::Medium)], &[]);
+        let v = decide(
+            &policy,
+            &all(&[f(Severity::Critical), f(Severity::Medium)]),
+            &[],
+        );
         assert!(!v.passed);
         assert_eq!(v.reason, "failed: 1 critical finding(s) at or above high");
-        assert!(decide(&policy, &[f(Severity::Medium)], &[]).passed);
+        assert!(decide(&policy, &all(&[f(Severity::Medium)]), &[]).passed);
 
         let policy = Policy {
             max_medium: Some(1),
             ..Policy::default()
         };
-        let v = decide(&policy, &[f(Severity::Medium), f(Severity::Medium)], &[]);
+        let v = decide(
+            &policy,
+            &all(&[f(Severity::Medium), f(Severity::Medium)]),
+            &[],
+        );
         assert!(v.reason.contains("more than max_medium 1"));
 
         let issue = ScannerIssue {
@@ -144,12 +158,12 @@ mod tests {
             ..Policy::default()
         };
         assert!(
-            decide(&strict, &[], std::slice::from_ref(&issue))
+            decide(&strict, &Findings::new(), std::slice::from_ref(&issue))
                 .reason
                 .contains("incomplete scan: pip-audit")
         );
         let lenient = Policy::default();
-        assert!(decide(&lenient, &[], &[issue]).passed);
+        assert!(decide(&lenient, &Findings::new(), &[issue]).passed);
     }
 
     #[test]
@@ -161,11 +175,11 @@ mod tests {
             new_only: true,
             ..Policy::default()
         };
-        assert!(decide(&policy, &[accepted.clone()], &[]).passed);
-        let all = Policy {
+        assert!(decide(&policy, &all(&[accepted.clone()]), &[]).passed);
+        let everything = Policy {
             new_only: false,
             ..policy
         };
-        assert!(!decide(&all, &[accepted], &[]).passed);
+        assert!(!decide(&everything, &all(&[accepted]), &[]).passed);
     }
 }

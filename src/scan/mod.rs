@@ -16,6 +16,7 @@ pub mod parse;
 pub mod paths;
 pub mod render;
 pub mod report;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 
@@ -25,18 +26,17 @@ use crate::cli::{ScannerErrors, SecurityScanArgs, Severity as FailOn};
 use crate::error::{Error, Result};
 use crate::runner::command::annotate;
 use crate::runner::{Annotation, Level, Outputs};
-use model::{Finding, Interner, ScannerIssue, Severity};
+use model::{Interner, ScannerIssue, Severity};
+use store::Findings;
 
 /// Everything aggregated from the reports, before the gate.
 #[derive(Debug, Default)]
 pub struct Aggregate {
-    pub findings: Vec<Finding>,
+    pub findings: Findings,
     pub raw: usize,
     pub issues: Vec<ScannerIssue>,
     pub tools: Vec<String>,
     pub files: Vec<PathBuf>,
-    /// `primaryLocationLineHash` of each finding.
-    pub line_hashes: Vec<fingerprint::LineHash>,
 }
 
 /// Reads, parses and deduplicates the reports `items` name (paths, globs, `tool:path`).
@@ -116,7 +116,7 @@ pub fn aggregate(items: &[String], root: &Path, exclude: &[PathBuf]) -> Result<A
     aggregate.raw = deduped.raw;
     aggregate.findings = deduped.findings;
     let mut sources = fingerprint::SourceHashes::new(root);
-    aggregate.line_hashes = fingerprint::assign(&mut aggregate.findings, &mut sources);
+    aggregate.findings.assign_identities(&mut sources);
     Ok(aggregate)
 }
 
@@ -208,7 +208,7 @@ pub fn run(args: SecurityScanArgs) -> Result<()> {
     let verdict = gate::decide(&policy(&args), &aggregate.findings, &aggregate.issues);
 
     let sarif_file = create(&args.sarif_output, "sarif_output")?;
-    let truncation = render::sarif::write(&aggregate.findings, &aggregate.line_hashes, sarif_file)
+    let truncation = render::sarif::write(&aggregate.findings, sarif_file)
         .with_context(|| format!("writing {}", args.sarif_output.display()))?;
     let outcome = render::Outcome {
         findings: &aggregate.findings,
@@ -272,13 +272,9 @@ fn announce(outcome: &render::Outcome, args: &SecurityScanArgs) {
         );
     }
     let threshold = policy(args).fail_on.unwrap_or(Severity::Critical);
-    let mut top: Vec<&Finding> = outcome
-        .findings
-        .iter()
-        .filter(|f| f.accepted.is_none())
-        .collect();
-    top.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    for f in top.into_iter().take(50) {
+    let findings = outcome.findings;
+    let top = findings.most_severe(|i| !findings.is_accepted(i));
+    for f in top.into_iter().take(50).map(|i| findings.get(i)) {
         let level = if f.severity >= threshold {
             Level::Error
         } else {

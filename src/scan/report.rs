@@ -12,6 +12,7 @@ use chrono::Utc;
 
 use super::model::{Finding, Severity};
 use super::render::{self, Outcome};
+use super::store::Findings;
 use crate::github::diff::ChangedLines;
 use crate::github::{
     AnnotationLevel, CheckAnnotation, CheckOutput, CheckStatus, Client, Conclusion, NewCheckRun,
@@ -84,16 +85,21 @@ fn annotation(
 /// Annotations, most severe first, at most [`MAX_ANNOTATIONS`]: with a change, for the
 /// findings whose lines intersect its changed lines; without one, for every located finding.
 pub fn annotations(
-    findings: &[Finding],
+    findings: &Findings,
     threshold: Severity,
     change: Option<&ChangedLines>,
 ) -> Annotated {
-    let mut chosen: Vec<(&Finding, (&str, u32, u32))> = findings
+    let mut chosen: Vec<usize> = findings
         .iter()
-        .filter_map(|f| located(f).map(|at| (f, at)))
-        .filter(|(_, (path, start, end))| change.is_none_or(|c| c.touches(path, *start, *end)))
+        .enumerate()
+        .filter(|(_, f)| {
+            located(f).is_some_and(|(path, start, end)| {
+                change.is_none_or(|c| c.touches(path, start, end))
+            })
+        })
+        .map(|(index, _)| index)
         .collect();
-    chosen.sort_by_key(|(f, _)| std::cmp::Reverse(f.severity));
+    chosen.sort_by_key(|i| std::cmp::Reverse(findings.severity(*i)));
     let on_changed_lines = chosen.len();
     let elsewhere = if change.is_some() {
         findings.len() - on_changed_lines
@@ -103,7 +109,8 @@ pub fn annotations(
     let annotations = chosen
         .into_iter()
         .take(MAX_ANNOTATIONS)
-        .map(|(f, at)| annotation(f, at, threshold))
+        .map(|index| findings.get(index))
+        .filter_map(|f| located(&f).map(|at| annotation(&f, at, threshold)))
         .collect();
     Annotated {
         annotations,
@@ -305,7 +312,7 @@ mod tests {
     use serde_json::json;
 
     /// Findings as a scanner reports them: `(path, start, end, SARIF level)`.
-    fn findings(located: &[(&str, u32, u32, &str)], unlocated: usize) -> Vec<Finding> {
+    fn findings(located: &[(&str, u32, u32, &str)], unlocated: usize) -> Findings {
         let mut results: Vec<_> = located
             .iter()
             .enumerate()
@@ -327,7 +334,7 @@ mod tests {
             &mut Interner::default(),
         )
         .unwrap();
-        parsed.findings
+        parsed.findings.into_iter().collect()
     }
 
     fn changed(files: &[(&str, &[u32])]) -> ChangedLines {

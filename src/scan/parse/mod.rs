@@ -102,7 +102,9 @@ impl Ctx<'_> {
         } else {
             rule.trim()
         });
-        let message = self.s(if message.trim().is_empty() {
+        // Not interned: most messages are one finding's own, and the store keeps them in its
+        // records rather than in memory.
+        let message = Arc::from(if message.trim().is_empty() {
             "(no message)"
         } else {
             message.trim()

@@ -9,12 +9,13 @@ use serde::Serialize;
 
 use super::baseline::Applied;
 use super::gate::Verdict;
-use super::model::{Finding, ScannerIssue, Severity};
+use super::model::{ScannerIssue, Severity};
+use super::store::Findings;
 use crate::runner::Summary;
 
 /// Everything the outputs describe.
 pub struct Outcome<'a> {
-    pub findings: &'a [Finding],
+    pub findings: &'a Findings,
     pub raw: usize,
     pub issues: &'a [ScannerIssue],
     pub verdict: &'a Verdict,
@@ -24,7 +25,7 @@ pub struct Outcome<'a> {
 
 #[derive(Serialize)]
 struct Report<'a> {
-    findings: &'a [Finding],
+    findings: &'a Findings,
     summary: SummaryJson<'a>,
     gate: &'a Verdict,
 }
@@ -35,7 +36,7 @@ struct SummaryJson<'a> {
     unique: usize,
     merged: usize,
     by_severity: BTreeMap<&'static str, usize>,
-    by_tool: BTreeMap<&'a str, usize>,
+    by_tool: BTreeMap<String, usize>,
     scanner_errors: &'a [ScannerIssue],
     #[serde(skip_serializing_if = "Option::is_none")]
     baseline: Option<&'a Applied>,
@@ -43,19 +44,20 @@ struct SummaryJson<'a> {
     sarif_truncated: Option<&'a sarif::Truncation>,
 }
 
-pub fn by_severity(findings: &[Finding]) -> BTreeMap<&'static str, usize> {
+pub fn by_severity(findings: &Findings) -> BTreeMap<&'static str, usize> {
     let mut counts: BTreeMap<&'static str, usize> =
         Severity::ALL.iter().map(|s| (s.as_str(), 0)).collect();
-    for f in findings {
-        *counts.entry(f.severity.as_str()).or_default() += 1;
+    for severity in findings.severities() {
+        *counts.entry(severity.as_str()).or_default() += 1;
     }
     counts
 }
 
-/// Unique findings per tool; a merged finding counts for each tool that reported it.
-pub fn by_tool(findings: &[Finding]) -> BTreeMap<&str, usize> {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for f in findings {
+/// Unique findings per tool and severity (in [`Severity::ALL`] order); a merged finding
+/// counts for each tool that reported it.
+pub fn by_tool_and_severity(findings: &Findings) -> BTreeMap<String, [usize; 5]> {
+    let mut counts: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+    for f in findings.iter() {
         let mut tools: Vec<&str> = vec![&f.tool];
         tools.extend(
             f.also_reported_by
@@ -64,11 +66,24 @@ pub fn by_tool(findings: &[Finding]) -> BTreeMap<&str, usize> {
         );
         tools.sort_unstable();
         tools.dedup();
+        let column = Severity::ALL.iter().position(|s| *s == f.severity);
         for tool in tools {
-            *counts.entry(tool).or_default() += 1;
+            let row = match counts.get_mut(tool) {
+                Some(row) => row,
+                None => counts.entry(tool.to_string()).or_default(),
+            };
+            column.into_iter().for_each(|c| row[c] += 1);
         }
     }
     counts
+}
+
+/// Unique findings per tool; a merged finding counts for each tool that reported it.
+pub fn by_tool(findings: &Findings) -> BTreeMap<String, usize> {
+    by_tool_and_severity(findings)
+        .into_iter()
+        .map(|(tool, row)| (tool, row.iter().sum()))
+        .collect()
 }
 
 /// Writes `{"findings": [...], "summary": {...}, "gate": {...}}`.
@@ -113,25 +128,12 @@ pub fn summary(outcome: &Outcome) -> Summary {
     let header: Vec<&str> = std::iter::once("tool")
         .chain(Severity::ALL.iter().map(|s| s.as_str()))
         .collect();
-    let mut rows: Vec<Vec<String>> = by_tool(outcome.findings)
-        .keys()
-        .map(|tool| {
-            let mut row = vec![tool.to_string()];
-            row.extend(Severity::ALL.iter().map(|sev| {
-                outcome
-                    .findings
-                    .iter()
-                    .filter(|f| {
-                        f.severity == *sev
-                            && (f.tool.as_ref() == *tool
-                                || f.also_reported_by
-                                    .iter()
-                                    .any(|a| a.split(':').next() == Some(tool)))
-                    })
-                    .count()
-                    .to_string()
-            }));
-            row
+    let mut rows: Vec<Vec<String>> = by_tool_and_severity(outcome.findings)
+        .into_iter()
+        .map(|(tool, counts)| {
+            std::iter::once(tool)
+                .chain(counts.iter().map(usize::to_string))
+                .collect()
         })
         .collect();
     let mut total = vec![String::from("**all (unique)**")];
@@ -168,12 +170,11 @@ pub fn summary(outcome: &Outcome) -> Summary {
     s
 }
 
-fn top_findings(s: &mut Summary, findings: &[Finding]) {
+fn top_findings(s: &mut Summary, findings: &Findings) {
     if findings.is_empty() {
         return;
     }
-    let mut order: Vec<&Finding> = findings.iter().collect();
-    order.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let order = findings.most_severe(|_| true);
     s.heading(
         3,
         &format!(
@@ -183,8 +184,9 @@ fn top_findings(s: &mut Summary, findings: &[Finding]) {
         ),
     );
     let rows: Vec<Vec<String>> = order
-        .iter()
+        .into_iter()
         .take(TOP)
+        .map(|i| findings.get(i))
         .map(|f| {
             let mut tools = vec![format!("{}:{}", f.tool, f.rule)];
             tools.extend(f.also_reported_by.iter().cloned());

@@ -10,8 +10,11 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use std::sync::Arc;
+
 use crate::scan::fingerprint::LineHash;
 use crate::scan::model::{Finding, Fingerprint, Severity};
+use crate::scan::store::Findings;
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 pub const MAX_RESULTS_PER_RUN: usize = 25_000;
@@ -41,7 +44,7 @@ struct Run<'a> {
     tool: Tool<'a>,
     automation_details: AutomationDetails,
     column_kind: &'static str,
-    results: Vec<SarifResult<'a>>,
+    results: Results<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     properties: Option<RunProperties>,
 }
@@ -248,20 +251,41 @@ fn region(finding: &Finding) -> Region {
     }
 }
 
-fn rule_for(rule: &str, findings: &[&Finding]) -> Rule {
-    let first = findings[0];
-    let severity = findings
-        .iter()
-        .map(|f| f.severity)
-        .max()
-        .unwrap_or(Severity::Info);
-    let score = findings
-        .iter()
-        .filter_map(|f| f.score.filter(|s| Severity::from_score(*s) == f.severity))
-        .fold(None, |best: Option<f64>, s| {
-            Some(best.map_or(s, |b| b.max(s)))
-        })
-        .unwrap_or_else(|| severity.default_score());
+/// What a rule's entry is made of: the texts of its first finding, and the worst severity,
+/// the highest score consistent with its finding's severity and every CWE of its findings.
+struct RuleFacts {
+    first: Finding,
+    severity: Severity,
+    score: Option<f64>,
+    cwes: Vec<u32>,
+}
+
+impl RuleFacts {
+    fn new(first: Finding) -> Self {
+        let mut facts = RuleFacts {
+            severity: Severity::Info,
+            score: None,
+            cwes: Vec::new(),
+            first,
+        };
+        let first = facts.first.clone();
+        facts.add(&first);
+        facts
+    }
+
+    fn add(&mut self, f: &Finding) {
+        self.severity = self.severity.max(f.severity);
+        if let Some(score) = f.score.filter(|s| Severity::from_score(*s) == f.severity) {
+            self.score = Some(self.score.map_or(score, |best| best.max(score)));
+        }
+        self.cwes.extend(f.cwes.iter().copied());
+    }
+}
+
+fn rule_for(rule: &str, facts: &RuleFacts) -> Rule {
+    let first = &facts.first;
+    let severity = facts.severity;
+    let score = facts.score.unwrap_or_else(|| severity.default_score());
     let short = first
         .title
         .as_deref()
@@ -276,10 +300,7 @@ fn rule_for(rule: &str, findings: &[&Finding]) -> Rule {
     if let Some(uri) = &first.help_uri {
         help = limit(&format!("{help}\n\nMore: {uri}"));
     }
-    let mut cwes: Vec<u32> = findings
-        .iter()
-        .flat_map(|f| f.cwes.iter().copied())
-        .collect();
+    let mut cwes = facts.cwes.clone();
     cwes.sort_unstable();
     cwes.dedup();
     let mut tags = vec!["security".to_string(), first.tool.to_string()];
@@ -312,18 +333,14 @@ fn rule_for(rule: &str, findings: &[&Finding]) -> Rule {
 
 /// Chooses what fits: at most [`MAX_RUNS`] tools and [`MAX_RESULTS_PER_RUN`] results per tool
 /// (and at most `total_cap` overall), the most severe first. Returns indexes per tool.
-fn select(findings: &[Finding], total_cap: usize) -> (BTreeMap<&str, Vec<usize>>, Truncation) {
-    let mut order: Vec<usize> = (0..findings.len()).collect();
-    order.sort_by(|a, b| {
-        findings[*b]
-            .severity
-            .cmp(&findings[*a].severity)
-            .then(a.cmp(b))
-    });
+fn select(findings: &Findings, total_cap: usize) -> (BTreeMap<&str, Vec<usize>>, Truncation) {
+    let order = findings.most_severe(|_| true);
     let mut worst: BTreeMap<&str, (Severity, usize)> = BTreeMap::new();
-    for f in findings {
-        let entry = worst.entry(&f.tool).or_insert((Severity::Info, 0));
-        entry.0 = entry.0.max(f.severity);
+    for index in 0..findings.len() {
+        let entry = worst
+            .entry(findings.tool(index))
+            .or_insert((Severity::Info, 0));
+        entry.0 = entry.0.max(findings.severity(index));
         entry.1 += 1;
     }
     let mut tools: Vec<(&str, (Severity, usize))> = worst.into_iter().collect();
@@ -341,8 +358,7 @@ fn select(findings: &[Finding], total_cap: usize) -> (BTreeMap<&str, Vec<usize>>
         kept_tools.iter().map(|t| (*t, Vec::new())).collect();
     let mut total = 0;
     for index in order {
-        let tool: &str = &findings[index].tool;
-        match per_tool.get_mut(tool) {
+        match per_tool.get_mut(findings.tool(index)) {
             Some(list) if list.len() < MAX_RESULTS_PER_RUN && total < total_cap => {
                 list.push(index);
                 total += 1;
@@ -356,83 +372,116 @@ fn select(findings: &[Finding], total_cap: usize) -> (BTreeMap<&str, Vec<usize>>
     (per_tool, truncation)
 }
 
+/// A run's results, read back from the store one at a time while they are written.
+struct Results<'a> {
+    findings: &'a Findings,
+    indexes: &'a [usize],
+    rule_index: BTreeMap<Arc<str>, usize>,
+}
+
+impl Serialize for Results<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.indexes.len()))?;
+        for (index, f) in self.findings.iter_at(self.indexes.iter().copied()) {
+            seq.serialize_element(&result(
+                &f,
+                self.rule_index[&f.rule],
+                self.findings.line_hash(index),
+            ))?;
+        }
+        seq.end()
+    }
+}
+
+fn result(f: &Finding, rule_index: usize, line_hash: LineHash) -> SarifResult<'_> {
+    SarifResult {
+        rule_id: &f.rule,
+        rule_index,
+        level: f.severity.sarif_level(),
+        message: TextRef { text: &f.message },
+        locations: [Location {
+            physical_location: PhysicalLocation {
+                artifact_location: ArtifactLocation { uri: uri(f) },
+                region: region(f),
+            },
+        }],
+        partial_fingerprints: PartialFingerprints {
+            primary_location_line_hash: line_hash,
+        },
+        fingerprints: Fingerprints {
+            identity: f.fingerprint,
+        },
+        properties: ResultProperties {
+            severity: f.severity,
+            also_reported_by: &f.also_reported_by,
+            vulnerability_ids: &f.ids,
+            accepted: f.accepted.as_deref(),
+        },
+    }
+}
+
+fn run<'a>(
+    findings: &'a Findings,
+    tool: &'a str,
+    indexes: &'a [usize],
+    truncation: &Truncation,
+) -> Run<'a> {
+    let mut by_rule: BTreeMap<Arc<str>, RuleFacts> = BTreeMap::new();
+    for (_, f) in findings.iter_at(indexes.iter().copied()) {
+        match by_rule.get_mut(&f.rule) {
+            Some(facts) => facts.add(&f),
+            None => {
+                by_rule.insert(f.rule.clone(), RuleFacts::new(f));
+            }
+        }
+    }
+    let rule_index = by_rule
+        .keys()
+        .enumerate()
+        .map(|(i, r)| (r.clone(), i))
+        .collect();
+    let rules = by_rule
+        .iter()
+        .map(|(rule, facts)| rule_for(rule, facts))
+        .collect();
+    Run {
+        tool: Tool {
+            driver: Driver {
+                name: tool,
+                full_name: format!("{tool} (aggregated by deploy-tcb security-scan)"),
+                information_uri: "https://github.com/superinsight/deploy-tcb",
+                version: env!("CARGO_PKG_VERSION"),
+                rules,
+            },
+        },
+        automation_details: AutomationDetails {
+            id: format!("deploy-tcb/security-scan/{tool}/"),
+        },
+        column_kind: "utf16CodeUnits",
+        results: Results {
+            findings,
+            indexes,
+            rule_index,
+        },
+        properties: truncation.note.as_ref().map(|n| RunProperties {
+            truncated: n.clone(),
+        }),
+    }
+}
+
 fn build<'a>(
-    findings: &'a [Finding],
-    line_hashes: &'a [LineHash],
-    selection: &BTreeMap<&'a str, Vec<usize>>,
+    findings: &'a Findings,
+    selection: &'a BTreeMap<&'a str, Vec<usize>>,
     truncation: &Truncation,
 ) -> Log<'a> {
-    let runs = selection
-        .iter()
-        .map(|(tool, indexes)| {
-            let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-            for i in indexes {
-                by_rule
-                    .entry(&findings[*i].rule)
-                    .or_default()
-                    .push(&findings[*i]);
-            }
-            let rule_index: BTreeMap<&str, usize> =
-                by_rule.keys().enumerate().map(|(i, r)| (*r, i)).collect();
-            let rules = by_rule
-                .iter()
-                .map(|(rule, fs)| rule_for(rule, fs))
-                .collect();
-            let results = indexes
-                .iter()
-                .map(|i| {
-                    let f = &findings[*i];
-                    SarifResult {
-                        rule_id: &f.rule,
-                        rule_index: rule_index[f.rule.as_ref()],
-                        level: f.severity.sarif_level(),
-                        message: TextRef { text: &f.message },
-                        locations: [Location {
-                            physical_location: PhysicalLocation {
-                                artifact_location: ArtifactLocation { uri: uri(f) },
-                                region: region(f),
-                            },
-                        }],
-                        partial_fingerprints: PartialFingerprints {
-                            primary_location_line_hash: line_hashes[*i],
-                        },
-                        fingerprints: Fingerprints {
-                            identity: f.fingerprint,
-                        },
-                        properties: ResultProperties {
-                            severity: f.severity,
-                            also_reported_by: &f.also_reported_by,
-                            vulnerability_ids: &f.ids,
-                            accepted: f.accepted.as_deref(),
-                        },
-                    }
-                })
-                .collect();
-            Run {
-                tool: Tool {
-                    driver: Driver {
-                        name: tool,
-                        full_name: format!("{tool} (aggregated by deploy-tcb security-scan)"),
-                        information_uri: "https://github.com/superinsight/deploy-tcb",
-                        version: env!("CARGO_PKG_VERSION"),
-                        rules,
-                    },
-                },
-                automation_details: AutomationDetails {
-                    id: format!("deploy-tcb/security-scan/{tool}/"),
-                },
-                column_kind: "utf16CodeUnits",
-                results,
-                properties: truncation.note.as_ref().map(|n| RunProperties {
-                    truncated: n.clone(),
-                }),
-            }
-        })
-        .collect();
     Log {
         schema: SCHEMA,
         version: "2.1.0",
-        runs,
+        runs: selection
+            .iter()
+            .map(|(tool, indexes)| run(findings, tool, indexes, truncation))
+            .collect(),
     }
 }
 
@@ -469,12 +518,8 @@ fn gzipped_size(log: &Log) -> std::io::Result<u64> {
     Ok(encoder.finish()?.0)
 }
 
-/// Writes the merged SARIF. `line_hashes[i]` is finding i's `primaryLocationLineHash`.
-pub fn write(
-    findings: &[Finding],
-    line_hashes: &[LineHash],
-    out: impl Write,
-) -> std::io::Result<Truncation> {
+/// Writes the merged SARIF.
+pub fn write(findings: &Findings, out: impl Write) -> std::io::Result<Truncation> {
     let mut cap = usize::MAX;
     loop {
         let (selection, mut truncation) = select(findings, cap);
@@ -490,7 +535,7 @@ pub fn write(
                 }
             ));
         }
-        let log = build(findings, line_hashes, &selection, &truncation);
+        let log = build(findings, &selection, &truncation);
         let size = if kept > 1_000 { gzipped_size(&log)? } else { 0 };
         if size <= MAX_GZIP_BYTES || kept == 0 {
             let mut out = std::io::BufWriter::new(out);
@@ -529,12 +574,9 @@ mod tests {
             .map(|i| finding(i, Severity::Low))
             .collect();
         findings[7].severity = Severity::Critical;
-        let hashes: Vec<LineHash> = findings
-            .iter()
-            .map(|f| LineHash::of_fingerprint(&f.fingerprint))
-            .collect();
+        let findings: Findings = findings.into_iter().collect();
         let mut out = Vec::new();
-        let truncation = write(&findings, &hashes, &mut out).unwrap();
+        let truncation = write(&findings, &mut out).unwrap();
         assert_eq!(truncation.dropped_results, 10);
         let log: serde_json::Value = serde_json::from_slice(&out).unwrap();
         let run = &log["runs"][0];
