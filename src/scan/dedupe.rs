@@ -353,6 +353,31 @@ mod tests {
         assert_eq!(d.findings.len(), 2, "another version is another finding");
     }
 
+    /// Enough findings that most records are in the store's file when later reports merge
+    /// into them.
+    #[test]
+    fn merges_into_findings_already_written_out_keep_every_report() {
+        let lines = 30_000;
+        let bandit = (1..=lines).map(|line| code("bandit", "B602", line));
+        let semgrep = (1..=lines).map(|line| {
+            let mut f = code("semgrep", "subprocess-shell-true", line);
+            f.severity = Severity::High;
+            f.cwes = [78].into_iter().collect();
+            f
+        });
+        let d = dedupe(bandit.chain(semgrep));
+        assert_eq!(
+            (d.findings.len(), d.merged()),
+            (lines as usize, lines as usize)
+        );
+        for (i, f) in d.findings.iter().enumerate() {
+            assert_eq!(f.start_line(), Some(i as u32 + 1));
+            assert_eq!(f.also_reported_by, vec!["semgrep:subprocess-shell-true"]);
+            assert_eq!((f.severity, f.occurrences), (Severity::High, 2));
+            assert_eq!(f.cwes.as_slice(), &[78]);
+        }
+    }
+
     #[test]
     fn merged_severity_is_the_highest() {
         let mut low = code("bandit", "B602", 1);
