@@ -186,6 +186,28 @@ fn a_pull_requests_check_run_annotates_only_the_findings_on_its_changed_lines() 
     assert!(updated.iter().all(|r| r.path.ends_with(&format!("/{id}"))));
     assert_eq!(fake.annotations(id).len(), 122, "what GitHub ends up with");
     fake.assert_no_violations();
+
+    // The log's annotations (plain text outside a runner): ten per level, on changed lines.
+    let logged = log_places(&stderr);
+    let mut expected = vec![("lib.py".to_string(), 18)];
+    expected.extend((52..=68).step_by(2).map(|l| ("app.py".to_string(), l)));
+    assert_eq!(logged, expected, "{stderr}");
+    assert!(
+        stderr.contains("notice: More findings than annotations: 10 of 205 findings annotated here: those on changed lines of this pull request (122,"),
+        "{stderr}"
+    );
+}
+
+/// `(file, line)` of each error and warning annotation the log shows as text
+/// (`level: title: message (file:line)`), in order.
+fn log_places(log: &str) -> Vec<(String, u64)> {
+    log.lines()
+        .filter(|l| l.starts_with("error: ") || l.starts_with("warning: "))
+        .filter_map(|l| {
+            let (file, line) = l.strip_suffix(')')?.rsplit_once(" (")?.1.rsplit_once(':')?;
+            Some((file.to_string(), line.parse().ok()?))
+        })
+        .collect()
 }
 
 #[test]

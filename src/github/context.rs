@@ -72,6 +72,25 @@ pub struct RunContext {
 const DEFAULT_API_URL: &str = "https://api.github.com";
 const DEFAULT_SERVER_URL: &str = "https://github.com";
 
+/// The commits a run's change spans, and whether they are a pull request's or a push's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeRange<'a> {
+    pub base: &'a str,
+    pub head: &'a str,
+    pub pull_request: bool,
+}
+
+impl ChangeRange<'_> {
+    /// What to call the change in messages.
+    pub fn what(&self) -> &'static str {
+        if self.pull_request {
+            "this pull request"
+        } else {
+            "this push"
+        }
+    }
+}
+
 impl RunContext {
     /// Reads the context from the process environment and the event file at `GITHUB_EVENT_PATH`.
     pub fn from_env() -> Result<RunContext> {
@@ -124,13 +143,18 @@ impl RunContext {
 
     /// The commits whose difference is this run's change: the PR's base and head, or a push's
     /// `before` and `after`. `None` when the event has neither (schedule, a new branch…).
-    pub fn change_range(&self) -> Option<(&str, &str)> {
+    pub fn change_range(&self) -> Option<ChangeRange<'_>> {
         match (&self.pull_request_base_sha, &self.pull_request_head_sha) {
-            (Some(base), Some(head)) => Some((base, head)),
-            _ => self
-                .push_range
-                .as_ref()
-                .map(|(before, after)| (before.as_str(), after.as_str())),
+            (Some(base), Some(head)) => Some(ChangeRange {
+                base,
+                head,
+                pull_request: true,
+            }),
+            _ => self.push_range.as_ref().map(|(before, after)| ChangeRange {
+                base: before,
+                head: after,
+                pull_request: false,
+            }),
         }
     }
 
@@ -265,10 +289,18 @@ mod tests {
         let pr =
             json!({"pull_request": {"number": 3, "base": {"sha": "b1"}, "head": {"sha": "h1"}}});
         let ctx = RunContext::from_vars(&repo, Some(&pr)).unwrap();
-        assert_eq!(ctx.change_range(), Some(("b1", "h1")));
+        let range = ctx.change_range().unwrap();
+        assert_eq!(
+            (range.base, range.head, range.what()),
+            ("b1", "h1", "this pull request")
+        );
         let push = json!({"before": "a0", "after": "a1"});
         let ctx = RunContext::from_vars(&repo, Some(&push)).unwrap();
-        assert_eq!(ctx.change_range(), Some(("a0", "a1")));
+        let range = ctx.change_range().unwrap();
+        assert_eq!(
+            (range.base, range.head, range.what()),
+            ("a0", "a1", "this push")
+        );
         let new_branch =
             json!({"before": "0000000000000000000000000000000000000000", "after": "a1"});
         let ctx = RunContext::from_vars(&repo, Some(&new_branch)).unwrap();

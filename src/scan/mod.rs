@@ -24,8 +24,8 @@ use anyhow::Context;
 
 use crate::cli::{ScannerErrors, SecurityScanArgs, Severity as FailOn};
 use crate::error::{Error, Result};
+use crate::runner::Outputs;
 use crate::runner::command::annotate;
-use crate::runner::{Annotation, Level, Outputs};
 use model::{Interner, ScannerIssue, Severity};
 use store::Findings;
 
@@ -222,11 +222,18 @@ pub fn run(args: SecurityScanArgs) -> Result<()> {
         render::write_json(&outcome, create(path, "json_output")?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    announce(&outcome, &args);
+    let github = github(&args);
+    let changed = github
+        .as_ref()
+        .and_then(|(client, context)| crate::app::block_on(report::changed_lines(client, context)));
+    let change = changed
+        .as_ref()
+        .map(|(lines, what)| report::Change { lines, what });
+    announce(&outcome, &args, change.as_ref());
     render::summary(&outcome).write()?;
     set_outputs(&outcome, &args)?;
-    if let Some(token) = &args.github.github_token {
-        to_github(token, &outcome, &args)?;
+    if let Some(github) = &github {
+        to_github(github, &outcome, &args, change.as_ref())?;
     }
     if verdict.passed {
         Ok(())
@@ -235,19 +242,26 @@ pub fn run(args: SecurityScanArgs) -> Result<()> {
     }
 }
 
-/// Reports to GitHub: check run, PR comment, and the SARIF upload when asked.
-fn to_github(
-    token: &crate::runner::Secret,
-    outcome: &render::Outcome,
-    args: &SecurityScanArgs,
-) -> Result<()> {
-    let (client, context) = match crate::github::Client::from_env(token.clone()) {
-        Ok(found) => found,
+/// A client and the run's context when a token is given; without a usable context, a
+/// warning and no reporting.
+fn github(args: &SecurityScanArgs) -> Option<(crate::github::Client, crate::github::RunContext)> {
+    let token = args.github.github_token.as_ref()?;
+    match crate::github::Client::from_env(token.clone()) {
+        Ok(found) => Some(found),
         Err(e) => {
             e.warn("reading the GitHub context");
-            return Ok(());
+            None
         }
-    };
+    }
+}
+
+/// Reports to GitHub: check run, PR comment, and the SARIF upload when asked.
+fn to_github(
+    (client, context): &(crate::github::Client, crate::github::RunContext),
+    outcome: &render::Outcome,
+    args: &SecurityScanArgs,
+    change: Option<&report::Change>,
+) -> Result<()> {
     let sarif = if args.upload {
         Some(
             std::fs::read(&args.sarif_output)
@@ -256,44 +270,22 @@ fn to_github(
     } else {
         None
     };
-    let threshold = policy(args).fail_on.unwrap_or(Severity::Critical);
-    crate::app::block_on(report::report(&client, &context, outcome, sarif, threshold));
+    let threshold = threshold(args);
+    crate::app::block_on(report::report(
+        client, context, outcome, sarif, threshold, change,
+    ));
     Ok(())
 }
 
-/// Annotations: scanner errors as warnings, and the most severe findings on their lines.
-fn announce(outcome: &render::Outcome, args: &SecurityScanArgs) {
-    for issue in outcome.issues.iter().take(20) {
-        let at = Annotation::titled(format!("{} did not scan completely", issue.tool));
-        annotate(
-            Level::Warning,
-            &at,
-            &format!("{}: {}", issue.file, issue.message),
-        );
-    }
-    let threshold = policy(args).fail_on.unwrap_or(Severity::Critical);
-    let findings = outcome.findings;
-    let top = findings.most_severe(|i| !findings.is_accepted(i));
-    for f in top.into_iter().take(50).map(|i| findings.get(i)) {
-        let level = if f.severity >= threshold {
-            Level::Error
-        } else {
-            Level::Warning
-        };
-        let at = Annotation {
-            title: Some(format!("{} {} ({})", f.severity, f.rule, f.tool)),
-            file: f.path.as_ref().map(|p| p.to_string()),
-            line: f.start_line().map(|l| l as usize),
-            ..Annotation::default()
-        };
-        annotate(level, &at, &f.message);
-    }
-    if let Some(note) = outcome.truncation.and_then(|t| t.note.as_ref()) {
-        annotate(
-            Level::Warning,
-            &Annotation::titled("SARIF cut to GitHub's limits"),
-            note,
-        );
+/// The severity from which findings are errors: `fail_on`, or critical without one.
+fn threshold(args: &SecurityScanArgs) -> Severity {
+    policy(args).fail_on.unwrap_or(Severity::Critical)
+}
+
+/// The log's annotations (see [`report::log_annotations`]) and the verdict.
+fn announce(outcome: &render::Outcome, args: &SecurityScanArgs, change: Option<&report::Change>) {
+    for a in report::log_annotations(outcome, threshold(args), change) {
+        annotate(a.level, &a.at, &a.message);
     }
     println!("{}", outcome.verdict.reason);
 }

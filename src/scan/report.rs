@@ -119,6 +119,133 @@ pub fn annotations(
     }
 }
 
+/// GitHub turns at most this many workflow-command annotations of each level into
+/// annotations per step; the rest are only log lines.
+pub const LOG_ANNOTATIONS_PER_LEVEL: usize = 10;
+
+/// A workflow-command annotation for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogAnnotation {
+    pub level: Level,
+    pub at: Annotation,
+    pub message: String,
+}
+
+/// The log's annotations, spent where they matter since GitHub keeps only
+/// [`LOG_ANNOTATIONS_PER_LEVEL`] of each level: findings at or above `threshold` are the
+/// errors; the SARIF having been cut, scanner failures, then findings below the threshold
+/// share the warnings. With a change, only findings on its changed lines are annotated.
+/// Accepted findings are not. A notice says how many findings are not annotated here and
+/// where they all are.
+pub fn log_annotations(
+    outcome: &Outcome,
+    threshold: Severity,
+    change: Option<&Change>,
+) -> Vec<LogAnnotation> {
+    let findings = outcome.findings;
+    let cut = outcome.truncation.and_then(|t| t.note.as_ref());
+    let mut out: Vec<LogAnnotation> = cut
+        .map(|note| LogAnnotation {
+            level: Level::Warning,
+            at: Annotation::titled("SARIF cut to GitHub's limits"),
+            message: note.clone(),
+        })
+        .into_iter()
+        .chain(outcome.issues.iter().map(|issue| LogAnnotation {
+            level: Level::Warning,
+            at: Annotation::titled(format!("{} did not scan completely", issue.tool)),
+            message: format!("{}: {}", issue.file, issue.message),
+        }))
+        .take(LOG_ANNOTATIONS_PER_LEVEL)
+        .collect();
+    let candidates = log_candidates(findings, change.map(|c| c.lines));
+    let errors = candidates
+        .iter()
+        .filter(|i| findings.severity(**i) >= threshold)
+        .take(LOG_ANNOTATIONS_PER_LEVEL);
+    let warnings = candidates
+        .iter()
+        .filter(|i| findings.severity(**i) < threshold)
+        .take(LOG_ANNOTATIONS_PER_LEVEL.saturating_sub(out.len()));
+    let chosen: Vec<usize> = errors.chain(warnings).copied().collect();
+    out.extend(
+        chosen
+            .iter()
+            .map(|i| log_annotation(&findings.get(*i), threshold)),
+    );
+    if let Some(notice) =
+        not_annotated_notice(findings.len(), chosen.len(), candidates.len(), change)
+    {
+        out.push(notice);
+    }
+    out
+}
+
+/// Findings worth a log annotation, most severe first: not accepted and, with a change, on
+/// its changed lines.
+fn log_candidates(findings: &Findings, change: Option<&ChangedLines>) -> Vec<usize> {
+    let Some(change) = change else {
+        return findings.most_severe(|i| !findings.is_accepted(i));
+    };
+    let mut on_change: Vec<usize> = findings
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.accepted.is_none())
+        .filter(|(_, f)| {
+            located(f).is_some_and(|(path, start, end)| change.touches(path, start, end))
+        })
+        .map(|(index, _)| index)
+        .collect();
+    on_change.sort_by_key(|i| std::cmp::Reverse(findings.severity(*i)));
+    on_change
+}
+
+fn log_annotation(f: &Finding, threshold: Severity) -> LogAnnotation {
+    let level = if f.severity >= threshold {
+        Level::Error
+    } else {
+        Level::Warning
+    };
+    let end_line = f.region.and_then(|r| r.end_line).map(|l| l as usize);
+    LogAnnotation {
+        level,
+        at: Annotation {
+            title: Some(format!("{} {} ({})", f.severity, f.rule, f.tool)),
+            file: f.path.as_ref().map(|p| p.to_string()),
+            line: f.start_line().map(|l| l as usize),
+            end_line: end_line.filter(|_| f.path.is_some()),
+            ..Annotation::default()
+        },
+        message: f.message.to_string(),
+    }
+}
+
+fn not_annotated_notice(
+    total: usize,
+    shown: usize,
+    candidates: usize,
+    change: Option<&Change>,
+) -> Option<LogAnnotation> {
+    if shown == total {
+        return None;
+    }
+    let which = match change {
+        Some(change) => format!(
+            ": those on changed lines of {} ({candidates}, accepted ones left out), the most severe first",
+            change.what
+        ),
+        None => String::from(", the most severe first"),
+    };
+    let message = format!(
+        "{shown} of {total} findings annotated here{which}; GitHub keeps {LOG_ANNOTATIONS_PER_LEVEL} annotations per level and step. Every finding is in the SARIF and the job summary."
+    );
+    Some(LogAnnotation {
+        level: Level::Notice,
+        at: Annotation::titled("More findings than annotations"),
+        message,
+    })
+}
+
 /// One paragraph on where the annotations are, for the check run's summary.
 pub fn placement(annotated: &Annotated, change: Option<&Change>) -> String {
     let shown = annotated.annotations.len();
@@ -206,21 +333,17 @@ pub fn comment_section(outcome: &Outcome) -> String {
 /// The lines this run's pull request or push changed, and what to call the change. `None`
 /// when there is nothing to compare (said on the log) or GitHub cannot tell (a warning): the
 /// annotations then go on the most severe findings anywhere.
-async fn changed_lines(
+pub async fn changed_lines(
     client: &Client,
     context: &RunContext,
 ) -> Option<(ChangedLines, &'static str)> {
-    let Some((base, head)) = context.change_range() else {
+    let Some(range) = context.change_range() else {
         println!(
-            "No pull request or push to compare against: the check run annotates the most severe findings anywhere"
+            "No pull request or push to compare against: the annotations are the most severe findings anywhere"
         );
         return None;
     };
-    let what = if context.pull_request_base_sha.is_some() {
-        "this pull request"
-    } else {
-        "this push"
-    };
+    let (what, base, head) = (range.what(), range.base, range.head);
     match client.compare(base, head).await {
         Ok(comparison) => Some((ChangedLines::from_files(&comparison.files), what)),
         Err(e) => {
@@ -228,7 +351,7 @@ async fn changed_lines(
                 Level::Warning,
                 &Annotation::titled("Annotations not limited to changed lines"),
                 &format!(
-                    "cannot read the changes of {what} ({base}...{head}): {e}; the check run annotates the most severe findings anywhere instead"
+                    "cannot read the changes of {what} ({base}...{head}): {e}; the annotations are the most severe findings anywhere instead"
                 ),
             );
             None
@@ -243,10 +366,9 @@ pub async fn report(
     outcome: &Outcome<'_>,
     sarif: Option<Vec<u8>>,
     threshold: Severity,
+    change: Option<&Change<'_>>,
 ) -> usize {
     let mut failures = 0;
-    let changed = changed_lines(client, context).await;
-    let change = changed.as_ref().map(|(lines, what)| Change { lines, what });
     let sha = context
         .pull_request_head_sha
         .clone()
@@ -254,7 +376,7 @@ pub async fn report(
     match &sha {
         Some(sha) => {
             if let Err(e) = client
-                .create_check_run(&check_run(outcome, sha, threshold, change.as_ref()))
+                .create_check_run(&check_run(outcome, sha, threshold, change))
                 .await
             {
                 e.warn("creating the security-scan check run");
@@ -306,9 +428,11 @@ pub async fn report(
 mod tests {
     use super::*;
     use crate::github::diff::FileChange;
-    use crate::scan::model::Interner;
+    use crate::scan::gate::Verdict;
+    use crate::scan::model::{Interner, ScannerIssue};
     use crate::scan::parse::parse_bytes;
     use crate::scan::paths::RepoPaths;
+    use crate::scan::render::sarif::Truncation;
     use serde_json::json;
 
     /// Findings as a scanner reports them: `(path, start, end, SARIF level)`.
@@ -384,6 +508,141 @@ mod tests {
             .collect();
         use AnnotationLevel::*;
         assert_eq!(levels, vec![Failure, Warning, Notice]);
+    }
+
+    fn outcome<'a>(
+        findings: &'a Findings,
+        issues: &'a [ScannerIssue],
+        verdict: &'a Verdict,
+        truncation: Option<&'a Truncation>,
+    ) -> Outcome<'a> {
+        Outcome {
+            findings,
+            raw: findings.len(),
+            issues,
+            verdict,
+            baseline: None,
+            truncation,
+        }
+    }
+
+    fn kinds(annotations: &[LogAnnotation]) -> Vec<(Level, String)> {
+        annotations
+            .iter()
+            .map(|a| {
+                let at = match (&a.at.file, a.at.line) {
+                    (Some(file), Some(line)) => format!("{file}:{line}"),
+                    _ => a.at.title.clone().unwrap_or_default(),
+                };
+                (a.level, at)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_log_spends_its_ten_annotations_per_level_on_what_matters_most() {
+        let mut located: Vec<(&str, u32, u32, &str)> =
+            (1..=12).map(|l| ("low.py", l, l, "warning")).collect();
+        located.extend((1..=15).map(|l| ("high.py", l, l, "error")));
+        let all = findings(&located, 0);
+        let issue = |tool: &str| ScannerIssue {
+            tool: tool.into(),
+            file: format!("{tool}.json"),
+            message: "errors[] not empty".into(),
+        };
+        let issues = [issue("semgrep"), issue("bandit"), issue("trivy")];
+        let verdict = Verdict {
+            passed: false,
+            reason: "failed".into(),
+        };
+        let cut = Truncation {
+            note: Some("GitHub limits: kept the 25000 most severe".into()),
+            ..Truncation::default()
+        };
+        let logged = log_annotations(
+            &outcome(&all, &issues, &verdict, Some(&cut)),
+            Severity::High,
+            None,
+        );
+        let kinds = kinds(&logged);
+        let count = |level| kinds.iter().filter(|(l, _)| *l == level).count();
+        assert_eq!(
+            (
+                count(Level::Error),
+                count(Level::Warning),
+                count(Level::Notice)
+            ),
+            (10, 10, 1)
+        );
+        assert_eq!(
+            kinds[0],
+            (Level::Warning, "SARIF cut to GitHub's limits".into())
+        );
+        assert_eq!(
+            kinds[1],
+            (Level::Warning, "semgrep did not scan completely".into())
+        );
+        assert_eq!(
+            kinds[4],
+            (Level::Error, "high.py:1".into()),
+            "errors most severe, in order"
+        );
+        assert_eq!(
+            kinds[14],
+            (Level::Warning, "low.py:1".into()),
+            "then six findings below the threshold"
+        );
+        assert_eq!(kinds[19], (Level::Warning, "low.py:6".into()));
+        assert!(
+            logged[20]
+                .message
+                .starts_with("16 of 27 findings annotated here, the most severe first"),
+            "{}",
+            logged[20].message
+        );
+    }
+
+    #[test]
+    fn with_a_change_the_log_annotates_only_unaccepted_findings_on_changed_lines() {
+        let mut all = findings(
+            &[
+                ("app.py", 3, 3, "error"),
+                ("app.py", 20, 20, "error"),
+                ("web.py", 5, 7, "warning"),
+            ],
+            1,
+        );
+        all.accept(0, "reviewed".into());
+        let change = changed(&[("app.py", &[3]), ("web.py", &[6])]);
+        let verdict = Verdict {
+            passed: true,
+            reason: "passed".into(),
+        };
+        let change = Change {
+            lines: &change,
+            what: "this pull request",
+        };
+        let logged = log_annotations(
+            &outcome(&all, &[], &verdict, None),
+            Severity::High,
+            Some(&change),
+        );
+        assert_eq!(
+            kinds(&logged),
+            vec![
+                (Level::Warning, "web.py:5".into()),
+                (Level::Notice, "More findings than annotations".into())
+            ]
+        );
+        assert_eq!(logged[0].at.end_line, Some(7));
+        assert!(logged[1].message.starts_with("1 of 4 findings annotated here: those on changed lines of this pull request (1, accepted ones left out)"), "{}", logged[1].message);
+        let all_shown = findings(&[("web.py", 6, 6, "warning")], 0);
+        let logged = log_annotations(
+            &outcome(&all_shown, &[], &verdict, None),
+            Severity::High,
+            Some(&change),
+        );
+        assert_eq!(logged.len(), 1, "no notice when every finding is annotated");
     }
 
     #[test]

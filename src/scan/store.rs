@@ -539,6 +539,7 @@ fn decode(bytes: &[u8], strings: &[Arc<str>]) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn full(i: u32) -> Finding {
         let mut f = Finding::new(
@@ -568,9 +569,63 @@ mod tests {
         f
     }
 
+    /// Equal in everything the outputs show, and in the tool's own fingerprint.
     fn same(a: &Finding, b: &Finding) -> bool {
         serde_json::to_value(a).unwrap() == serde_json::to_value(b).unwrap()
             && a.tool_fingerprint == b.tool_fingerprint
+            && a.score.map(f64::to_bits) == b.score.map(f64::to_bits)
+    }
+
+    fn text() -> impl Strategy<Value = Arc<str>> {
+        ".{0,12}".prop_map(|s: String| Arc::from(s))
+    }
+
+    prop_compose! {
+        fn any_finding()(
+            (tool, rule, message, tool_severity) in (text(), text(), text(), text()),
+            (title, description, help_uri, path) in (
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+            ),
+            severity in proptest::sample::select(Severity::ALL.to_vec()),
+            score in proptest::option::of(any::<f64>().prop_filter("comparable", |s| !s.is_nan())),
+            cwes in proptest::collection::vec(any::<u32>(), 0..4),
+            ids in proptest::collection::vec(text(), 0..4),
+            package in proptest::option::of((text(), proptest::option::of(text()), proptest::option::of(text()))),
+            region in proptest::option::of((1..=u32::MAX, any::<Option<u32>>(), any::<Option<u32>>(), any::<Option<u32>>())),
+            tool_fingerprint in proptest::option::of(text()),
+            also_reported_by in proptest::collection::vec(".{0,12}", 0..3),
+            (occurrences, fingerprint, accepted) in (any::<u32>(), any::<[u8; 12]>(), proptest::option::of(".{0,12}")),
+        ) -> Finding {
+            let mut f = Finding::new(tool, rule, severity, message);
+            f.tool_severity = tool_severity;
+            (f.title, f.description, f.help_uri, f.path) = (title, description, help_uri, path);
+            f.score = score;
+            f.cwes = cwes.into_iter().collect();
+            f.ids = ids.into_iter().collect();
+            f.package = package.map(|(name, version, fixed)| Box::new(Package { name, version, fixed }));
+            f.region = region.map(|(start_line, start_column, end_line, end_column)| Region {
+                start_line, start_column, end_line, end_column,
+            });
+            f.tool_fingerprint = tool_fingerprint;
+            f.also_reported_by = also_reported_by.into_iter().collect();
+            f.occurrences = occurrences;
+            f.fingerprint = Fingerprint(fingerprint);
+            f.accepted = accepted;
+            f
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_finding_reads_back_as_it_was_written(findings in proptest::collection::vec(any_finding(), 1..20)) {
+            let store: Findings = findings.iter().cloned().collect();
+            for (read, written) in store.iter().zip(&findings) {
+                prop_assert!(same(&read, written), "{read:?} != {written:?}");
+            }
+        }
     }
 
     #[test]
