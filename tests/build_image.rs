@@ -10,6 +10,7 @@ use std::process::Command;
 use deploy_tcb::image::context::{BuildContext, Kind};
 use serde_json::Value;
 
+use crate::support::fake_github::{FakeGithub, TOKEN};
 use crate::support::registry::{Podman, Registry, engine_tools_or_skip};
 
 const PASSWORD: &str = "registry-pass-7b1e9c";
@@ -96,12 +97,14 @@ fn event_payload(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-/// Runs the binary as the runner would: inputs and context in the environment.
+/// Runs the binary as the runner would: inputs and context in the environment (`extra_env`
+/// last, so it can override the context).
 fn run_action(
     workspace: &Path,
     runner: &Path,
     docker_host: &str,
     inputs: &[(&str, &str)],
+    extra_env: &[(&str, String)],
 ) -> (std::process::Output, BTreeMap<String, String>, String) {
     let output_file = runner.join("output");
     let summary_file = runner.join("summary.md");
@@ -122,6 +125,7 @@ fn run_action(
     for (name, value) in inputs {
         command.env(format!("INPUT_{}", name.to_uppercase()), value);
     }
+    command.envs(extra_env.iter().map(|(k, v)| (k, v)));
     let output = command.output().expect("deploy-tcb runs");
     let outputs = crate::support::runner::parse_outputs(
         &std::fs::read_to_string(&output_file).unwrap_or_default(),
@@ -178,6 +182,10 @@ fn builds_the_target_with_args_and_pushes_every_computed_tag() {
     if !engine_tools_or_skip() {
         return;
     }
+    let Some(spec) = crate::support::shared_or_skip("spec/github/rest-subset.openapi.json") else {
+        return;
+    };
+    let fake = FakeGithub::start(&spec);
     let registry = Registry::start();
     let podman = Podman::start(&[registry.address()]);
     let dir = workspace();
@@ -197,6 +205,7 @@ fn builds_the_target_with_args_and_pushes_every_computed_tag() {
             ("password", PASSWORD),
             ("tag_rules", "semver,major_minor,major,sha,branch,pr,latest"),
         ],
+        &github_env(&fake, runner.path(), false),
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -284,11 +293,11 @@ fn builds_the_target_with_args_and_pushes_every_computed_tag() {
     };
     assert_eq!(
         label("source").as_deref(),
-        Some("https://github.com/superinsight/superinsight")
+        Some("https://github.com/acme/shop")
     );
     assert_eq!(label("revision").as_deref(), Some(SHA));
     assert_eq!(label("version").as_deref(), Some("1.2.3"));
-    assert_eq!(label("title").as_deref(), Some("superinsight"));
+    assert_eq!(label("title").as_deref(), Some("shop"));
     assert_eq!(label("licenses").as_deref(), Some("Apache-2.0"));
     assert!(label("created").is_some_and(|c| c.ends_with('Z')));
     assert_eq!(labels["com.example.team"], "platform");
@@ -299,6 +308,29 @@ fn builds_the_target_with_args_and_pushes_every_computed_tag() {
     assert!(!summary.contains(PASSWORD));
     assert!(summary.contains(&format!("`{repository}:latest`")));
     assert!(summary.contains("| Layer size | Created by |"), "{summary}");
+
+    // GitHub: a successful check run on the pushed commit, its summary the job summary.
+    let created = fake.requests_for("checks/create");
+    assert_eq!(created.len(), 1);
+    let body = created[0].body.clone().unwrap_or_default();
+    assert_eq!(body["head_sha"], SHA);
+    assert_eq!(body["conclusion"], "success");
+    let title = body["output"]["title"].as_str().unwrap_or_default();
+    assert!(
+        title.starts_with(&format!("Built and pushed {repository}@{digest}")),
+        "{title}"
+    );
+    let check_summary = body["output"]["summary"].as_str().unwrap_or_default();
+    assert!(
+        check_summary.contains("| Layer size | Created by |"),
+        "{check_summary}"
+    );
+    assert!(!check_summary.contains(PASSWORD));
+    assert!(
+        fake.requests_for("issues/create-comment").is_empty(),
+        "no PR, no comment"
+    );
+    fake.assert_no_violations();
     podman.remove_images(&tags);
 }
 
@@ -307,6 +339,10 @@ fn a_failed_step_is_annotated_on_its_dockerfile_line() {
     if !engine_tools_or_skip() {
         return;
     }
+    let Some(spec) = crate::support::shared_or_skip("spec/github/rest-subset.openapi.json") else {
+        return;
+    };
+    let fake = FakeGithub::start(&spec);
     let podman = Podman::start(&[]);
     let dir = workspace();
     let runner = tempfile::tempdir().unwrap();
@@ -319,6 +355,7 @@ fn a_failed_step_is_annotated_on_its_dockerfile_line() {
             ("target", "never"),
             ("tags", "test"),
         ],
+        &github_env(&fake, runner.path(), true),
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
@@ -337,6 +374,62 @@ fn a_failed_step_is_annotated_on_its_dockerfile_line() {
         outputs.is_empty(),
         "no outputs after a failed build: {outputs:?}"
     );
+
+    // GitHub: a failed check run on the PR head, annotated on the step's line, and the
+    // action's section of the run's PR comment.
+    let created = fake.requests_for("checks/create");
+    assert_eq!(created.len(), 1);
+    let body = created[0].body.clone().unwrap_or_default();
+    assert_eq!(
+        body["name"],
+        "deploy-tcb build-image (localhost/superinsight/broken)"
+    );
+    assert_eq!(body["head_sha"], PR_HEAD);
+    assert_eq!(body["conclusion"], "failure");
+    let annotation = &body["output"]["annotations"][0];
+    assert_eq!(annotation["path"], "Dockerfile");
+    assert_eq!(annotation["start_line"], line);
+    assert_eq!(annotation["annotation_level"], "failure");
+    let comments = fake.comment_bodies(7);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].contains("section build-image/localhost/superinsight/broken")
+            && comments[0].contains(&format!("❌ the image build failed at Dockerfile:{line}")),
+        "{}",
+        comments[0]
+    );
+    fake.assert_no_violations();
+}
+
+/// Commit a pull request's head, as GitHub names it in the event.
+const PR_HEAD: &str = "0328041d1152db8ae77652d1618a02e57f745f17";
+
+/// The environment that reports to the fake GitHub (`acme/shop`): a token, the API URL and,
+/// for a pull request, the event of pull request #7.
+fn github_env(fake: &FakeGithub, runner: &Path, pull_request: bool) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("INPUT_GITHUB_TOKEN", TOKEN.to_string()),
+        ("GITHUB_API_URL", fake.url().to_string()),
+        ("GITHUB_REPOSITORY", fake.repository()),
+        ("GITHUB_RUN_ID", "41".to_string()),
+    ];
+    if pull_request {
+        let event = runner.join("pull_request.json");
+        let payload = serde_json::json!({
+            "number": 7,
+            "pull_request": {"number": 7,
+                "head": {"ref": "feature", "sha": PR_HEAD},
+                "base": {"ref": "main", "sha": SHA}},
+            "repository": {"default_branch": "main"}
+        });
+        std::fs::write(&event, payload.to_string()).unwrap();
+        env.extend([
+            ("GITHUB_EVENT_NAME", "pull_request".to_string()),
+            ("GITHUB_EVENT_PATH", event.display().to_string()),
+            ("GITHUB_REF", "refs/pull/7/merge".to_string()),
+        ]);
+    }
+    env
 }
 
 #[test]
@@ -348,6 +441,7 @@ fn an_unreachable_engine_is_a_configuration_error() {
         runner.path(),
         "unix:///nonexistent/docker.sock",
         &[("image", "localhost/app")],
+        &[],
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(2), "{stdout}");
@@ -378,7 +472,13 @@ fn bad_inputs_exit_2_before_any_engine_call() {
         ),
     ];
     for (inputs, expected) in cases {
-        let (output, _, _) = run_action(dir.path(), runner.path(), "unix:///nonexistent", inputs);
+        let (output, _, _) = run_action(
+            dir.path(),
+            runner.path(),
+            "unix:///nonexistent",
+            inputs,
+            &[],
+        );
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert_eq!(output.status.code(), Some(2), "{inputs:?}: {stdout}");
         assert!(stdout.contains(expected), "{inputs:?}: {stdout}");
@@ -799,6 +899,7 @@ fn tcr_login_uses_a_temporary_instance_token_and_masks_it() {
             ("secret_key", "test-secret-key-0001"),
             ("tcb_endpoint", &endpoint),
         ],
+        &[],
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -929,6 +1030,7 @@ fn the_context_matches_the_docker_cli_upload_entry_for_entry() {
         runner.path(),
         &engine.docker_host(),
         &[("image", "capture/ours"), ("tags", "t"), ("tag_rules", "")],
+        &[],
     );
     assert!(
         ours.status.success(),

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::cli::GithubArgs;
 use crate::github::{
     CheckOutput, CheckRunUpdate, Client, Conclusion, DeploymentState, NewCheckRun, NewDeployment,
-    NewDeploymentStatus, RunContext, StickyComment,
+    NewDeploymentStatus, RunContext,
 };
 
 /// The GitHub Deployment environment for a service, as the deploy action names it.
@@ -76,13 +76,12 @@ pub async fn report(client: &Client, context: &RunContext, record: &Record<'_>) 
         }
         Err(error) => error.warn("creating the check run"),
     }
-    if let (Some(number), Some(run_id)) = (context.pull_request, context.run_id) {
-        let heading = context
-            .workflow
-            .clone()
-            .unwrap_or_else(|| "deploy-tcb".into());
-        let sticky = StickyComment::new(run_id, &heading);
-        let section = format!("{}/{}", record.action, section_id(&record.environment));
+    if let Some((number, sticky)) = context.sticky_comment() {
+        let section = format!(
+            "{}/{}",
+            record.action,
+            crate::github::section_id_for(&record.environment)
+        );
         if let Err(error) = client
             .upsert_sticky_section(number, &sticky, &section, &record.comment)
             .await
@@ -113,16 +112,4 @@ async fn deployment(
     if let Err(error) = client.create_deployment_status(created.id, &status).await {
         error.warn("setting the Deployment status");
     }
-}
-
-fn section_id(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_./".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
 }

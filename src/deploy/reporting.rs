@@ -20,7 +20,7 @@ use crate::cli::{GithubArgs, NotifyArgs};
 use crate::error::Result;
 use crate::github::{
     CheckOutput, CheckRunUpdate, Client, Conclusion, DeploymentState, NewCheckRun, NewDeployment,
-    NewDeploymentStatus, RunContext, StickyComment,
+    NewDeploymentStatus, RunContext,
 };
 use crate::notify::{Notification, Notifier, Status};
 
@@ -196,16 +196,13 @@ impl GithubReport {
     }
 
     async fn comment(&self, report: &Report) {
-        let (Some(number), Some(run_id)) = (self.context.pull_request, self.context.run_id) else {
+        let Some((number, sticky)) = self.context.sticky_comment() else {
             return;
         };
-        let heading = self
-            .context
-            .workflow
-            .clone()
-            .unwrap_or_else(|| "deploy-tcb".into());
-        let sticky = StickyComment::new(run_id, &heading);
-        let section = format!("deploy/{}", section_id(&self.environment));
+        let section = format!(
+            "deploy/{}",
+            crate::github::section_id_for(&self.environment)
+        );
         if let Err(error) = self
             .client
             .upsert_sticky_section(number, &sticky, &section, &report.comment_section())
@@ -269,17 +266,6 @@ pub fn deployment_payload(report: &Report) -> serde_json::Value {
 }
 
 /// A section id keeps letters, digits and `-_./`.
-fn section_id(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_./".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
 
 /// One line for a Deployment status or a check run title.
 pub fn status_description(report: &Report) -> String {

@@ -114,6 +114,30 @@ pub struct CheckOutput {
     pub annotations: Vec<CheckAnnotation>,
 }
 
+/// Characters of a check run's title and summary kept, under GitHub's 255 and 65,535.
+const TITLE_LIMIT: usize = 200;
+const SUMMARY_LIMIT: usize = 60_000;
+
+/// `text` cut to `limit` characters on a character boundary, ending in `…` when cut.
+fn cut(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((end, _)) => format!("{}\n\n…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+impl CheckOutput {
+    /// An output whose title and summary are cut to fit GitHub's limits.
+    pub fn within_limits(title: &str, summary: &str, annotations: Vec<CheckAnnotation>) -> Self {
+        CheckOutput {
+            title: cut(title, TITLE_LIMIT),
+            summary: cut(summary, SUMMARY_LIMIT),
+            text: None,
+            annotations,
+        }
+    }
+}
+
 /// A check run to create.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCheckRun {
@@ -142,6 +166,22 @@ impl NewCheckRun {
             started_at: Some(Utc::now()),
             completed_at: None,
             output: None,
+        }
+    }
+
+    /// A check run created already completed, with its conclusion and output.
+    pub fn completed(
+        name: &str,
+        head_sha: &str,
+        conclusion: Conclusion,
+        output: CheckOutput,
+    ) -> Self {
+        NewCheckRun {
+            status: CheckStatus::Completed,
+            conclusion: Some(conclusion),
+            completed_at: Some(Utc::now()),
+            output: Some(output),
+            ..NewCheckRun::started(name, head_sha)
         }
     }
 }

@@ -64,6 +64,20 @@ pub fn valid_section_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
 }
 
+/// A valid section id made from any text (an environment, an image name): characters a
+/// section id cannot hold become `-`.
+pub fn section_id_for(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_./".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 fn section_start(id: &str) -> String {
     format!("{PREFIX}section {id} -->")
 }
@@ -448,5 +462,10 @@ mod tests {
         assert!(valid_section_id("deploy/production"));
         assert!(!valid_section_id("bad id -->"));
         assert!(!valid_section_id(""));
+        assert_eq!(
+            section_id_for("127.0.0.1:5000/team/app"),
+            "127.0.0.1-5000/team/app"
+        );
+        assert!(valid_section_id(&section_id_for("prod env#1")));
     }
 }

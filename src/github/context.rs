@@ -158,6 +158,14 @@ impl RunContext {
         }
     }
 
+    /// The pull request to comment on and this run's sticky comment there, headed by the
+    /// workflow's name: `None` outside a pull request or without a run id.
+    pub fn sticky_comment(&self) -> Option<(u64, super::StickyComment)> {
+        let (number, run_id) = (self.pull_request?, self.run_id?);
+        let heading = self.workflow.as_deref().unwrap_or("deploy-tcb");
+        Some((number, super::StickyComment::new(run_id, heading)))
+    }
+
     /// The commit to report on: the PR head for pull_request events, else `GITHUB_SHA`.
     pub fn head_sha(&self) -> Option<&str> {
         self.pull_request_head_sha

@@ -40,7 +40,9 @@ pub use checks::{
 };
 pub use client::{Client, RetryPolicy};
 pub use code_scanning::{SarifReceipt, SarifStatus, SarifUpload};
-pub use comment::{IssueComment, StickyComment, merge_section, section_content, sections};
+pub use comment::{
+    IssueComment, StickyComment, merge_section, section_content, section_id_for, sections,
+};
 pub use context::{ChangeRange, Repo, RunContext};
 pub use deployments::{
     Deployment, DeploymentState, DeploymentStatus, NewDeployment, NewDeploymentStatus,

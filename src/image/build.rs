@@ -16,19 +16,40 @@ use crate::error::{Error, Result};
 use crate::runner::command::{annotate, group};
 use crate::runner::{Annotation, Level};
 
-/// Builds, pushes and reports.
-pub async fn execute(plan: BuildPlan) -> Result<()> {
+/// Why no image came out: the error, and the Dockerfile line of the step that failed when the
+/// build itself failed there.
+#[derive(Debug)]
+pub struct Failed {
+    pub error: Error,
+    /// (Dockerfile as the workflow names it, line).
+    pub at: Option<(String, usize)>,
+}
+
+impl From<Error> for Failed {
+    fn from(error: Error) -> Self {
+        Failed { error, at: None }
+    }
+}
+
+impl From<anyhow::Error> for Failed {
+    fn from(error: anyhow::Error) -> Self {
+        Failed::from(Error::Failure(error))
+    }
+}
+
+/// Builds, pushes and publishes the outputs and the job summary.
+pub async fn execute(plan: &BuildPlan) -> Result<Built, Failed> {
     let context = BuildContext::new(&plan.context_dir, &plan.dockerfile).map_err(context_error)?;
     let engine = connect().await?;
     let auth_header = match plan.push {
-        true => Some(login(&plan).await?),
+        true => Some(login(plan).await?),
         false => None,
     };
-    let image_id = build(&engine, &plan, &context).await?;
+    let image_id = build(&engine, plan, &context).await?;
     let inspect = engine.inspect_image(&image_id).await?;
     let history = engine.history(&image_id).await?;
     let digest = match &auth_header {
-        Some(header) => Some(push(&engine, &plan, header).await?),
+        Some(header) => Some(push(&engine, plan, header).await?),
         None => None,
     };
     let built = Built {
@@ -37,8 +58,8 @@ pub async fn execute(plan: BuildPlan) -> Result<()> {
         digest,
         layers: report::layers(&history),
     };
-    report::publish(&plan, &built)?;
-    Ok(())
+    report::publish(plan, &built)?;
+    Ok(built)
 }
 
 fn context_error(error: ContextError) -> Error {
@@ -181,7 +202,11 @@ fn print_line(line: &str) {
     crate::runner::command::println_raw(&safe);
 }
 
-async fn build(engine: &Engine, plan: &BuildPlan, context: &BuildContext) -> Result<String> {
+async fn build(
+    engine: &Engine,
+    plan: &BuildPlan,
+    context: &BuildContext,
+) -> Result<String, Failed> {
     let _group = group(&format!("Build {}", plan.references().join(", ")));
     let entries = context.entries().map_err(context_error)?;
     tracing::info!(
@@ -225,13 +250,11 @@ async fn build(engine: &Engine, plan: &BuildPlan, context: &BuildContext) -> Res
     let bytes = match uploaded {
         Ok(bytes) => bytes,
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            return Err(Error::Failure(anyhow!(
-                "cannot package the build context: {e}"
-            )));
+            return Err(anyhow!("cannot package the build context: {e}").into());
         }
         Err(_) => 0,
     };
-    sent?;
+    sent.map_err(Error::from)?;
     tracing::info!("context: {bytes} bytes sent");
     match log.image_id.clone() {
         Some(id) => Ok(id),
@@ -240,7 +263,7 @@ async fn build(engine: &Engine, plan: &BuildPlan, context: &BuildContext) -> Res
 }
 
 /// Points the failure at the Dockerfile line of the step that failed.
-fn build_failed(plan: &BuildPlan, log: &BuildLog) -> Error {
+fn build_failed(plan: &BuildPlan, log: &BuildLog) -> Failed {
     let error = log.error.clone().unwrap_or_default();
     let source =
         std::fs::read_to_string(plan.context_dir.join(&plan.dockerfile)).unwrap_or_default();
@@ -262,10 +285,13 @@ fn build_failed(plan: &BuildPlan, log: &BuildLog) -> Error {
         None => plan.dockerfile_display.clone(),
     };
     annotate(Level::Error, &at, error.trim());
-    Error::Verdict(format!(
-        "the image build failed at {place}: {}",
-        error.trim()
-    ))
+    Failed {
+        error: Error::Verdict(format!(
+            "the image build failed at {place}: {}",
+            error.trim()
+        )),
+        at: at.file.zip(at.line),
+    }
 }
 
 /// The `X-Registry-Auth` header: base64url of the credentials JSON (`{}` when anonymous).

@@ -8,6 +8,7 @@ pub mod build;
 pub mod context;
 pub mod dockerfile;
 pub mod engine;
+pub mod github;
 pub mod ignore;
 pub mod metadata;
 pub mod plan;
@@ -22,7 +23,14 @@ pub fn run(args: BuildImageArgs) -> Result<()> {
     let git = metadata::GitContext::from_env();
     let created = created_timestamp(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
     let plan = plan::plan(&args, &git, &created)?;
-    crate::app::block_on(build::execute(plan))
+    let github = crate::canary::github::connect(&args.github);
+    crate::app::block_on(async {
+        let outcome = build::execute(&plan).await;
+        if let Some((client, context)) = &github {
+            github::report(client, context, &plan, &outcome).await;
+        }
+        outcome.map(|_| ()).map_err(|failed| failed.error)
+    })
 }
 
 /// `org.opencontainers.image.created`: now, or `SOURCE_DATE_EPOCH` for reproducible builds.

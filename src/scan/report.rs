@@ -8,32 +8,21 @@
 //! the check run's summary and are all in the SARIF. Without a change to compare, or when
 //! GitHub cannot give it, they are the most severe findings anywhere.
 
-use chrono::Utc;
-
 use super::model::{Finding, Severity};
 use super::render::{self, Outcome};
 use super::store::Findings;
 use crate::github::diff::ChangedLines;
 use crate::github::{
-    AnnotationLevel, CheckAnnotation, CheckOutput, CheckStatus, Client, Conclusion, NewCheckRun,
-    RunContext, SarifUpload, StickyComment,
+    AnnotationLevel, CheckAnnotation, CheckOutput, Client, Conclusion, NewCheckRun, RunContext,
+    SarifUpload,
 };
 use crate::runner::command::annotate;
 use crate::runner::{Annotation, Level};
 
 /// GitHub keeps at most this many annotations of a check run worth reading.
 const MAX_ANNOTATIONS: usize = 500;
-/// The check run output's summary limit is 65,535 characters.
-const SUMMARY_LIMIT: usize = 60_000;
 /// This action's section id in the sticky comment.
 pub const SECTION: &str = "security-scan";
-
-fn cut(text: &str, limit: usize) -> String {
-    match text.char_indices().nth(limit) {
-        Some((end, _)) => format!("{}\n\n…", &text[..end]),
-        None => text.to_string(),
-    }
-}
 
 /// The change the annotations are limited to, and what to call it.
 #[derive(Debug, Clone, Copy)]
@@ -295,17 +284,8 @@ pub fn check_run(
         placement(&annotated, change),
         render::summary(outcome).as_markdown()
     );
-    let mut run = NewCheckRun::started("deploy-tcb security-scan", sha);
-    run.status = CheckStatus::Completed;
-    run.conclusion = Some(conclusion);
-    run.completed_at = Some(Utc::now());
-    run.output = Some(CheckOutput {
-        title: cut(&title, 200),
-        summary: cut(&summary, SUMMARY_LIMIT),
-        text: None,
-        annotations: annotated.annotations,
-    });
-    run
+    let output = CheckOutput::within_limits(&title, &summary, annotated.annotations);
+    NewCheckRun::completed("deploy-tcb security-scan", sha, conclusion, output)
 }
 
 /// This action's section of the sticky PR comment: the verdict and the counts.
@@ -392,8 +372,7 @@ pub async fn report(
             failures += 1;
         }
     }
-    if let Some(number) = context.pull_request {
-        let sticky = StickyComment::new(context.run_id.unwrap_or(0), "deploy-tcb");
+    if let Some((number, sticky)) = context.sticky_comment() {
         if let Err(e) = client
             .upsert_sticky_section(number, &sticky, SECTION, &comment_section(outcome))
             .await
