@@ -265,8 +265,6 @@ pub fn deployment_payload(report: &Report) -> serde_json::Value {
     })
 }
 
-/// A section id keeps letters, digits and `-_./`.
-
 /// One line for a Deployment status or a check run title.
 pub fn status_description(report: &Report) -> String {
     let version = report.version_name.as_deref().unwrap_or("?");

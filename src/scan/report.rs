@@ -372,14 +372,13 @@ pub async fn report(
             failures += 1;
         }
     }
-    if let Some((number, sticky)) = context.sticky_comment() {
-        if let Err(e) = client
+    if let Some((number, sticky)) = context.sticky_comment()
+        && let Err(e) = client
             .upsert_sticky_section(number, &sticky, SECTION, &comment_section(outcome))
             .await
-        {
-            e.warn("updating the pull request comment");
-            failures += 1;
-        }
+    {
+        e.warn("updating the pull request comment");
+        failures += 1;
     }
     if let (Some(sarif), Some(sha), Some(git_ref)) =
         (sarif, context.sha.clone(), context.git_ref.clone())
