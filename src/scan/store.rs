@@ -12,6 +12,8 @@
 //! A finding is changed by writing a new record and pointing its slot at it (deduplication
 //! merges a few); reading them in order is a sequential read through a window.
 
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -163,6 +165,8 @@ pub struct Findings {
     shared: Shared,
     records: Records,
     scratch: Vec<u8>,
+    /// Counts per tool and severity, worked out once when first asked for.
+    per_tool: OnceCell<BTreeMap<String, [usize; 5]>>,
 }
 
 impl Findings {
@@ -197,6 +201,7 @@ impl Findings {
     }
 
     fn write(&mut self, finding: &Finding) -> Slot {
+        self.per_tool.take();
         let mut record = std::mem::take(&mut self.scratch);
         record.clear();
         encode(finding, &mut self.shared, &mut record);
@@ -295,6 +300,25 @@ impl Findings {
         self.accepted.insert(index as u32, reason);
     }
 
+    /// Unique findings per tool and severity (in [`Severity::ALL`] order); a merged finding
+    /// counts for each tool that reported it. One pass over the records, the first time.
+    pub fn per_tool(&self) -> &BTreeMap<String, [usize; 5]> {
+        self.per_tool.get_or_init(|| {
+            let mut counts: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+            for f in self.iter() {
+                let column = Severity::ALL.iter().position(|s| *s == f.severity);
+                for tool in reporting_tools(&f) {
+                    let row = match counts.get_mut(tool) {
+                        Some(row) => row,
+                        None => counts.entry(tool.to_string()).or_default(),
+                    };
+                    column.into_iter().for_each(|c| row[c] += 1);
+                }
+            }
+            counts
+        })
+    }
+
     /// Severities of all findings, in order, without reading the records.
     pub fn severities(&self) -> impl Iterator<Item = Severity> + '_ {
         self.slots.iter().map(|s| s.severity)
@@ -319,6 +343,19 @@ impl Findings {
             self.line_hashes[index] = line_hash;
         }
     }
+}
+
+/// The tools that reported a finding: its own and those merged into it, each once.
+fn reporting_tools(f: &Finding) -> Vec<&str> {
+    let mut tools: Vec<&str> = vec![&f.tool];
+    tools.extend(
+        f.also_reported_by
+            .iter()
+            .filter_map(|a| a.split(':').next()),
+    );
+    tools.sort_unstable();
+    tools.dedup();
+    tools
 }
 
 impl FromIterator<Finding> for Findings {

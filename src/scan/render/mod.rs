@@ -36,7 +36,7 @@ struct SummaryJson<'a> {
     unique: usize,
     merged: usize,
     by_severity: BTreeMap<&'static str, usize>,
-    by_tool: BTreeMap<String, usize>,
+    by_tool: BTreeMap<&'a str, usize>,
     scanner_errors: &'a [ScannerIssue],
     #[serde(skip_serializing_if = "Option::is_none")]
     baseline: Option<&'a Applied>,
@@ -53,36 +53,12 @@ pub fn by_severity(findings: &Findings) -> BTreeMap<&'static str, usize> {
     counts
 }
 
-/// Unique findings per tool and severity (in [`Severity::ALL`] order); a merged finding
-/// counts for each tool that reported it.
-pub fn by_tool_and_severity(findings: &Findings) -> BTreeMap<String, [usize; 5]> {
-    let mut counts: BTreeMap<String, [usize; 5]> = BTreeMap::new();
-    for f in findings.iter() {
-        let mut tools: Vec<&str> = vec![&f.tool];
-        tools.extend(
-            f.also_reported_by
-                .iter()
-                .filter_map(|a| a.split(':').next()),
-        );
-        tools.sort_unstable();
-        tools.dedup();
-        let column = Severity::ALL.iter().position(|s| *s == f.severity);
-        for tool in tools {
-            let row = match counts.get_mut(tool) {
-                Some(row) => row,
-                None => counts.entry(tool.to_string()).or_default(),
-            };
-            column.into_iter().for_each(|c| row[c] += 1);
-        }
-    }
-    counts
-}
-
 /// Unique findings per tool; a merged finding counts for each tool that reported it.
-pub fn by_tool(findings: &Findings) -> BTreeMap<String, usize> {
-    by_tool_and_severity(findings)
-        .into_iter()
-        .map(|(tool, row)| (tool, row.iter().sum()))
+pub fn by_tool(findings: &Findings) -> BTreeMap<&str, usize> {
+    findings
+        .per_tool()
+        .iter()
+        .map(|(tool, row)| (tool.as_str(), row.iter().sum()))
         .collect()
 }
 
@@ -128,10 +104,12 @@ pub fn summary(outcome: &Outcome) -> Summary {
     let header: Vec<&str> = std::iter::once("tool")
         .chain(Severity::ALL.iter().map(|s| s.as_str()))
         .collect();
-    let mut rows: Vec<Vec<String>> = by_tool_and_severity(outcome.findings)
-        .into_iter()
+    let mut rows: Vec<Vec<String>> = outcome
+        .findings
+        .per_tool()
+        .iter()
         .map(|(tool, counts)| {
-            std::iter::once(tool)
+            std::iter::once(tool.clone())
                 .chain(counts.iter().map(usize::to_string))
                 .collect()
         })
