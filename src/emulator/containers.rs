@@ -21,7 +21,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use tokio::sync::watch;
 
-use crate::image::engine::{ContainerSpec, Engine, Endpoint};
+use crate::image::engine::{ContainerSpec, Endpoint, Engine};
 
 use super::server::{Body, Shared, json, read_body};
 use super::state::{Version, World};
@@ -156,9 +156,17 @@ pub fn plan(world: &World) -> Plan {
 pub enum Phase {
     Pulling,
     /// Pulled (the note says how); being created, started and waited for.
-    Starting { pulled: String },
-    Running { id: String, addr: SocketAddr },
-    Failed { stage: Stage, reason: String },
+    Starting {
+        pulled: String,
+    },
+    Running {
+        id: String,
+        addr: SocketAddr,
+    },
+    Failed {
+        stage: Stage,
+        reason: String,
+    },
 }
 
 /// Where a container failed.
@@ -177,9 +185,7 @@ pub fn answer(step: StepName, phase: &Phase, want: &Want) -> Option<Result<Strin
             _ => Some(Err(reason.clone())),
         },
         (StepName::BuildImage, Phase::Starting { pulled }) => Some(Ok(pulled.clone())),
-        (StepName::BuildImage, Phase::Running { .. }) => {
-            Some(Ok(format!("pulled {}", want.image)))
-        }
+        (StepName::BuildImage, Phase::Running { .. }) => Some(Ok(format!("pulled {}", want.image))),
         (StepName::DeployInstance, Phase::Running { id, addr }) => Some(Ok(format!(
             "container {} is listening: port {} published on {addr}",
             short(id),
@@ -222,9 +228,7 @@ impl Containers {
         Ok(Containers {
             engine: Engine::new(endpoint),
             run_id: format!("{}-{:06x}", std::process::id(), nanos & 0xff_ffff),
-            ready_timeout: READY_TIMEOUT_EMULATED
-                .div_f64(speed)
-                .max(MIN_READY_TIMEOUT),
+            ready_timeout: READY_TIMEOUT_EMULATED.div_f64(speed).max(MIN_READY_TIMEOUT),
             stop_grace_seconds: STOP_GRACE_EMULATED.div_f64(speed).as_secs().max(1),
             slots: Mutex::new(HashMap::new()),
             jobs: Mutex::new(Vec::new()),
@@ -317,7 +321,10 @@ impl Containers {
 
     /// Starts and removes containers to match `plan`; returns the answers for waiting steps.
     #[allow(clippy::type_complexity)]
-    fn apply(self: &Arc<Self>, plan: &Plan) -> Vec<(VersionKey, u64, StepName, Result<String, String>)> {
+    fn apply(
+        self: &Arc<Self>,
+        plan: &Plan,
+    ) -> Vec<(VersionKey, u64, StepName, Result<String, String>)> {
         let mut slots = self.slots();
         for (key, want) in &plan.wanted {
             if slots.contains_key(key) {
@@ -344,7 +351,8 @@ impl Containers {
                 slot.cancel.store(true, Ordering::SeqCst);
             }
             let me = self.clone();
-            let job = tokio::spawn(async move { me.remove_labelled(&me.version_labels(&key)).await });
+            let job =
+                tokio::spawn(async move { me.remove_labelled(&me.version_labels(&key)).await });
             self.track(job);
         }
         let mut answers = Vec::new();
@@ -434,7 +442,10 @@ impl Containers {
         // A container left by an earlier attempt under this name goes first.
         let _ = self.engine.remove_container(&spec.name).await;
         let id = self.engine.create_container(&spec).await.map_err(|e| {
-            format!("the engine could not create a container from {}: {e:#}", want.image)
+            format!(
+                "the engine could not create a container from {}: {e:#}",
+                want.image
+            )
         })?;
         let started = match self.engine.start_container(&id).await {
             Ok(()) => self.wait_listening(&id, key, want, cancel).await,
@@ -539,7 +550,11 @@ impl Containers {
 
     /// Stops (SIGTERM, then SIGKILL after the grace) and removes a container.
     async fn discard(&self, id: &str) {
-        if let Err(e) = self.engine.stop_container(id, self.stop_grace_seconds).await {
+        if let Err(e) = self
+            .engine
+            .stop_container(id, self.stop_grace_seconds)
+            .await
+        {
             tracing::debug!("stopping container {}: {e:#}", short(id));
         }
         if let Err(e) = self.engine.remove_container(id).await {
@@ -709,7 +724,10 @@ mod tests {
             remark: String::new(),
             items: vec![
                 ("Port".into(), ConfigValue::Int(8080)),
-                ("EnvParam".into(), ConfigValue::Str(r#"{"GREETING":"hi","N":2}"#.into())),
+                (
+                    "EnvParam".into(),
+                    ConfigValue::Str(r#"{"GREETING":"hi","N":2}"#.into()),
+                ),
             ],
         };
         let faults = TaskFaults::default();
@@ -760,7 +778,10 @@ mod tests {
         assert_eq!(service.traffic.serving(), Some("web-001"));
         assert!(plan(&world).awaiting.is_empty());
         let log = &world.envs["env"].logs[&service.tasks[0].run_id];
-        assert!(log.iter().any(|l| l.contains("container abc is listening")), "{log:?}");
+        assert!(
+            log.iter().any(|l| l.contains("container abc is listening")),
+            "{log:?}"
+        );
     }
 
     #[test]
@@ -773,7 +794,11 @@ mod tests {
         world.tick(at(60_000));
         let second = deploy(&mut world, false, "app:2");
         let both = plan(&world);
-        assert_eq!(both.wanted.len(), 2, "the new one starts beside the serving one");
+        assert_eq!(
+            both.wanted.len(),
+            2,
+            "the new one starts beside the serving one"
+        );
 
         let failed = Phase::Failed {
             stage: Stage::Start,
@@ -816,7 +841,14 @@ mod tests {
         };
         let now = at(world.emu_ms);
         world
-            .create_service(now, "env", "syn", spec, Ok(Behaviour::default()), TaskFaults::default())
+            .create_service(
+                now,
+                "env",
+                "syn",
+                spec,
+                Ok(Behaviour::default()),
+                TaskFaults::default(),
+            )
             .unwrap();
         assert!(plan(&world).wanted.keys().all(|k| k.service == "web"));
     }
@@ -838,12 +870,18 @@ mod tests {
             answer(StepName::BuildImage, &failed, &want),
             Some(Err("cannot pull image reg/app:9: manifest unknown".into()))
         );
-        assert_eq!(answer(StepName::DeployInstance, &Phase::Pulling, &want), None);
+        assert_eq!(
+            answer(StepName::DeployInstance, &Phase::Pulling, &want),
+            None
+        );
     }
 
     #[test]
     fn container_names_are_safe() {
         let key = VersionKey::new("env-demo/1", "web", "web-001");
-        assert_eq!(container_name("42-abc", &key), "deploy-tcb-42-abc-env-demo-1-web-001");
+        assert_eq!(
+            container_name("42-abc", &key),
+            "deploy-tcb-42-abc-env-demo-1-web-001"
+        );
     }
 }

@@ -19,8 +19,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::api;
-use super::containers::Containers;
 use super::clock::Clock;
+use super::containers::Containers;
 use super::faults::{FaultSet, Faults};
 use super::gateway;
 use super::metrics::Metrics;

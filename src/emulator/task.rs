@@ -405,15 +405,20 @@ mod tests {
             ..Outcome::default()
         });
         task.advance(60_000, "t");
-        assert_eq!(task.steps[0].status, StepStatus::Running, "waits for the pull");
+        assert_eq!(
+            task.steps[0].status,
+            StepStatus::Running,
+            "waits for the pull"
+        );
         task.engine_answered(StepName::BuildImage, Ok(()));
         task.advance(61_000, "t");
         assert_eq!(task.steps[0].status, StepStatus::Finished);
-        assert_eq!(task.steps[2].status, StepStatus::Running, "waits for the container");
-        task.engine_answered(
-            StepName::DeployInstance,
-            Err("exited with code 3".into()),
+        assert_eq!(
+            task.steps[2].status,
+            StepStatus::Running,
+            "waits for the container"
         );
+        task.engine_answered(StepName::DeployInstance, Err("exited with code 3".into()));
         task.advance(62_000, "t");
         assert_eq!(task.status, TaskStatus::Failed);
         assert_eq!(task.steps[2].fail_reason, "exited with code 3");
