@@ -5,7 +5,7 @@
 //! through the gateway reaches the container and is counted for its version; an image that
 //! exits, one that never listens on the service's port and one that cannot be pulled fail their
 //! releases with the reason while the previous version keeps serving; a replaced version's
-//! container is removed, and SIGTERM removes the rest.
+//! container is removed, a rollback starts the earlier one again, and SIGTERM removes the rest.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -332,6 +332,35 @@ fn versions_run_as_real_containers_through_the_engine() {
         requests_counted(&metrics, "web-005", "200") >= 1.0,
         "{metrics}"
     );
+
+    // A rollback starts the earlier version's container again, with its own configuration.
+    let endpoint = emulator.endpoint();
+    let rollback = Step::terminal(&[
+        "rollback",
+        "--env-id",
+        ENV,
+        "--service",
+        "web",
+        "--to-version",
+        "web-001",
+        "--tcb-endpoint",
+        &endpoint,
+        "--secret-id",
+        SECRET_ID,
+        "--secret-key",
+        SECRET_KEY,
+    ])
+    .timeout(Duration::from_secs(90))
+    .run();
+    assert_eq!(rollback.code, Some(0), "{}", rollback.describe());
+    assert_eq!(
+        page(&emulator),
+        (200, "web-001".to_string(), "hello from-v1".to_string())
+    );
+    eventually("the rolled-back version's container is removed", || {
+        let left = containers_of(&emulator.run_id);
+        left.len() == 1 && left[0].contains("deploy-tcb.version:web-001")
+    });
 
     // SIGTERM stops the emulator and removes its containers.
     assert_eq!(emulator.stop(), Some(0));

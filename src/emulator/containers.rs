@@ -854,6 +854,52 @@ mod tests {
     }
 
     #[test]
+    fn an_open_canary_wants_both_containers_until_it_goes_back() {
+        let mut world = World::new(&["env".into()], 1, at(0));
+        let first = deploy(&mut world, true, "app:1");
+        for step in [StepName::BuildImage, StepName::DeployInstance] {
+            world.engine_answered(at(0), "env", "web", first, step, Ok("ok".into()));
+        }
+        world.tick(at(60_000));
+        let spec = DeploySpec {
+            deploy_type: "image".into(),
+            image: "app:2".into(),
+            gray: true,
+            remark: String::new(),
+            items: Vec::new(),
+        };
+        let now = at(60_000);
+        let canary = world
+            .update_service(
+                now,
+                "env",
+                "web",
+                spec,
+                Ok(Behaviour::container()),
+                TaskFaults::default(),
+            )
+            .unwrap();
+        for step in [StepName::BuildImage, StepName::DeployInstance] {
+            world.engine_answered(now, "env", "web", canary, step, Ok("ok".into()));
+        }
+        world.tick(at(120_000));
+        let versions = |world: &World| -> Vec<String> {
+            plan(world).wanted.into_keys().map(|k| k.version).collect()
+        };
+        assert_eq!(versions(&world), vec!["web-001", "web-002"]);
+        world
+            .operate(
+                at(120_000),
+                "env",
+                "web",
+                canary,
+                crate::emulator::state::Operation::GoBack,
+            )
+            .unwrap();
+        assert_eq!(versions(&world), vec!["web-001"]);
+    }
+
+    #[test]
     fn a_pull_failure_fails_the_build_step_and_names_the_image() {
         let want = Want {
             image: "reg/app:9".into(),

@@ -608,8 +608,8 @@ impl World {
     }
 
     /// The container engine's word on a step that task `task_id` awaits: `Ok(note)` ends the
-    /// step's wait, `Err(reason)` fails the task at that step. The note or the reason goes to
-    /// the task's process log. Ignored when the task no longer awaits that step.
+    /// step's wait (the note goes to the task's process log), `Err(reason)` fails the task at
+    /// that step. Ignored when the task no longer awaits that step.
     pub fn engine_answered(
         &mut self,
         now: Now,
@@ -634,13 +634,12 @@ impl World {
         {
             return;
         }
-        let text = match &answer {
-            Ok(note) => format!("[{step}] {note}"),
-            Err(reason) => format!("[{step}] engine: {reason}"),
-        };
+        // A failure is logged once, as the step's ERROR line, when the task fails.
+        if let Ok(note) = &answer {
+            let line = format!("[{step}] {note}");
+            log(&mut environment.logs, &task.run_id, &now.stamp(), &line);
+        }
         task.progress.engine_answered(step, answer.map(|_| ()));
-        let run_id = task.run_id.clone();
-        log(&mut environment.logs, &run_id, &now.stamp(), &text);
         self.tick(now);
     }
 
