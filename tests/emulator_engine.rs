@@ -30,6 +30,21 @@ fn tools_or_skip() -> bool {
     support::registry::engine_tools_or_skip()
         && support::tool_or_skip("buildah")
         && support::tool_or_skip("busybox")
+        && static_busybox_or_skip()
+}
+
+/// The image is empty but for busybox: it must not need a dynamic loader (Debian's
+/// busybox-static, which scripts/ci.d/emulator.sh installs).
+fn static_busybox_or_skip() -> bool {
+    let binary = std::fs::read(which("busybox")).expect("busybox readable");
+    let dynamic = has_interpreter(&binary);
+    if dynamic {
+        if std::env::var("DEPLOY_TCB_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+            panic!("busybox is dynamically linked; install busybox-static");
+        }
+        eprintln!("skipped: busybox is dynamically linked; install busybox-static");
+    }
+    !dynamic
 }
 
 /// Builds a `FROM scratch` image holding the static busybox, running `script` with its `sh`,
@@ -64,6 +79,22 @@ fn publish_image(registry: &Registry, name: &str, script: &str) -> String {
     ]));
     run(Command::new("buildah").args(["rmi", &local]));
     remote
+}
+
+/// True when a 64-bit little-endian ELF file asks for a program interpreter (PT_INTERP).
+fn has_interpreter(elf: &[u8]) -> bool {
+    let u16_at = |at: usize| u16::from_le_bytes([elf[at], elf[at + 1]]) as usize;
+    let u64_at = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&elf[at..at + 8]);
+        u64::from_le_bytes(bytes) as usize
+    };
+    assert!(
+        elf.starts_with(b"\x7fELF") && elf[4] == 2,
+        "a 64-bit ELF file"
+    );
+    let (table, size, count) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    (0..count).any(|i| elf[table + i * size..][..4] == 3u32.to_le_bytes())
 }
 
 fn which(tool: &str) -> std::path::PathBuf {
