@@ -300,6 +300,11 @@ fn versions_run_as_real_containers_through_the_engine() {
     let first = deploy(&emulator, &app, APP_PORT, "from-v1");
     assert_eq!(first.code, Some(0), "{}", first.describe());
     assert_eq!(output(&first, "version_name"), "web-001");
+    let state = String::from_utf8_lossy(&emulator.get("/_emulator/state").body).into_owned();
+    assert!(
+        state.contains(&format!("[build_image] pulled {app}")),
+        "the engine pulled the image from the registry: {state}"
+    );
     let running = containers_of(&emulator.run_id);
     assert_eq!(running.len(), 1, "{running:?}");
     assert!(

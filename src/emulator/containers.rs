@@ -417,8 +417,18 @@ impl Containers {
         }
     }
 
-    /// Pulls the image; an image the engine already holds is used when the pull fails.
+    /// Gets the image as Kubernetes' default pull policy does: a pinned image (a tag other than
+    /// `latest`, or a digest) the engine already holds is used as it is; anything else is
+    /// pulled, falling back to the engine's copy when the pull fails.
     async fn pull(&self, image: &str) -> Result<String, String> {
+        if is_pinned(image)
+            && let Ok(found) = self.engine.inspect_image(image).await
+        {
+            return Ok(format!(
+                "using {image} ({}) from the engine's storage",
+                short(&found.id)
+            ));
+        }
         let pulled = self.engine.pull(image, |_| {}).await;
         match pulled {
             Ok(()) => Ok(format!("pulled {image}")),
@@ -698,6 +708,15 @@ pub fn container_name(run_id: &str, key: &VersionKey) -> String {
         .collect()
 }
 
+/// True when the reference names a digest, or a tag other than `latest`.
+fn is_pinned(image: &str) -> bool {
+    if image.contains('@') {
+        return true;
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    last.split_once(':').is_some_and(|(_, tag)| tag != "latest")
+}
+
 fn short(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
     &id[..id.len().min(12)]
@@ -920,6 +939,14 @@ mod tests {
             answer(StepName::DeployInstance, &Phase::Pulling, &want),
             None
         );
+    }
+
+    #[test]
+    fn pinned_images_are_not_pulled_again() {
+        assert!(is_pinned("127.0.0.1:5000/app:1"));
+        assert!(is_pinned("app@sha256:abc"));
+        assert!(!is_pinned("127.0.0.1:5000/app"));
+        assert!(!is_pinned("app:latest"));
     }
 
     #[test]
