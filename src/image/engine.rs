@@ -321,11 +321,13 @@ impl Engine {
     ) -> anyhow::Result<(hyper::StatusCode, Bytes)> {
         let builder = Self::request(method, path);
         let request = match json {
-            Some(value) => builder
-                .header("Content-Type", "application/json")
-                .body(BodyExt::boxed(
-                    Full::new(Bytes::from(value.to_string())).map_err(|never| match never {}),
-                ))?,
+            Some(value) => {
+                builder
+                    .header("Content-Type", "application/json")
+                    .body(BodyExt::boxed(
+                        Full::new(Bytes::from(value.to_string())).map_err(|never| match never {}),
+                    ))?
+            }
             None => builder.body(empty())?,
         };
         let response = self.send(request).await?;
@@ -359,7 +361,10 @@ impl Engine {
         reference: &str,
         mut on_message: impl FnMut(&StreamMessage),
     ) -> anyhow::Result<()> {
-        let path = format!("/images/create?{}", query(&[("fromImage", reference.into())]));
+        let path = format!(
+            "/images/create?{}",
+            query(&[("fromImage", reference.into())])
+        );
         let request = Self::request("POST", &path).body(empty())?;
         let response = self.send(request).await?;
         let mut failure = None;
@@ -378,7 +383,10 @@ impl Engine {
 
     /// `POST /containers/create?name=…`; returns the container id.
     pub async fn create_container(&self, spec: &ContainerSpec) -> anyhow::Result<String> {
-        let path = format!("/containers/create?{}", query(&[("name", spec.name.clone())]));
+        let path = format!(
+            "/containers/create?{}",
+            query(&[("name", spec.name.clone())])
+        );
         let body = self
             .call_expect("POST", &path, Some(&spec.create_body()), &[])
             .await?;
@@ -429,9 +437,15 @@ impl Engine {
     }
 
     /// `GET /containers/json?all=true` filtered by labels (`key=value`, all must match).
-    pub async fn list_containers(&self, labels: &[String]) -> anyhow::Result<Vec<ContainerSummary>> {
+    pub async fn list_containers(
+        &self,
+        labels: &[String],
+    ) -> anyhow::Result<Vec<ContainerSummary>> {
         let filters = serde_json::json!({ "label": labels }).to_string();
-        let path = format!("/containers/json?all=true&{}", query(&[("filters", filters)]));
+        let path = format!(
+            "/containers/json?all=true&{}",
+            query(&[("filters", filters)])
+        );
         self.call_json("GET", &path).await
     }
 }
@@ -621,7 +635,10 @@ mod tests {
             ..ContainerSpec::default()
         };
         let body = spec.create_body();
-        assert_eq!(body["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"], "127.0.0.1");
+        assert_eq!(
+            body["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"],
+            "127.0.0.1"
+        );
         assert!(body.get("Cmd").is_none(), "the image's command is kept");
     }
 
