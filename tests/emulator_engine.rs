@@ -23,6 +23,9 @@ const APP_PORT: &str = "8080";
 /// The app: writes a page from its environment, then serves it on port 8080.
 const APP_SCRIPT: &str =
     "mkdir -p /www && echo \"hello $GREETING\" > /www/index.html && exec httpd -f -p 8080 -h /www";
+/// A CGI script of the app that echoes the request: method, query, a header, then the body.
+const ECHO_CGI: &str = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n\
+echo \"$REQUEST_METHOD $QUERY_STRING $HTTP_X_PROBE\"\nhead -c \"${CONTENT_LENGTH:-0}\"\n";
 /// An app that cannot start: it says why and exits.
 const CRASH_SCRIPT: &str = "echo 'fatal: DATABASE_URL is not set' >&2; exit 3";
 
@@ -53,12 +56,17 @@ fn publish_image(registry: &Registry, name: &str, script: &str) -> String {
     let context = tempfile::tempdir().expect("a build context");
     let busybox = which("busybox");
     std::fs::copy(&busybox, context.path().join("busybox")).expect("busybox copied");
+    let echo = context.path().join("echo");
+    std::fs::write(&echo, ECHO_CGI).expect("CGI script written");
+    std::fs::set_permissions(&echo, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("CGI script executable");
     let entrypoint = serde_json::json!(["/bin/sh", "-c", script]);
     std::fs::write(
         context.path().join("Containerfile"),
         format!(
             "FROM scratch\nCOPY busybox /bin/busybox\n\
-             RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nENTRYPOINT {entrypoint}\n"
+             RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
+             COPY echo /www/cgi-bin/echo\nENTRYPOINT {entrypoint}\n"
         ),
     )
     .expect("Containerfile written");
@@ -220,6 +228,29 @@ fn deploy(emulator: &EmulatorProcess, image: &str, port: &str, greeting: &str) -
     step.run()
 }
 
+/// POSTs `body` with the header `X-Probe: yes`; returns the answer's body.
+fn post(url: &str, body: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a client");
+        let answer = client
+            .post(url)
+            .header("X-Probe", "yes")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert_eq!(answer.status(), 200);
+        answer.text().await.expect("a body")
+    })
+}
+
 fn output(result: &StepResult, name: &str) -> String {
     result
         .outputs()
@@ -318,6 +349,17 @@ fn versions_run_as_real_containers_through_the_engine() {
             "the container answers with the environment it was given"
         );
     }
+    let echoed = post(
+        &format!(
+            "http://{}/_gw/{ENV}/web/cgi-bin/echo?a=1&b=2",
+            emulator.host
+        ),
+        "ping",
+    );
+    assert_eq!(
+        echoed, "POST a=1&b=2 yes\nping",
+        "method, query, headers and body reach the container"
+    );
     let metrics = String::from_utf8_lossy(&emulator.get("/metrics").body).into_owned();
     let counted = requests_counted(&metrics, "web-001", "200");
     assert!(

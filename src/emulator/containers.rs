@@ -643,33 +643,27 @@ impl Containers {
             .client
             .request(method, &url)
             .headers(headers)
-            .body(body)
-            .send()
-            .await;
-        let answered = match sent {
-            Ok(answer) => {
-                let status = answer.status();
-                let mut headers = answer.headers().clone();
-                match answer.bytes().await {
-                    Ok(bytes) => Ok((status, headers_without_framing(&mut headers), bytes)),
-                    Err(e) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        };
-        match answered {
-            Ok((status, headers, bytes)) => {
-                let mut response = Response::new(Full::new(bytes));
-                *response.status_mut() = status;
-                *response.headers_mut() = headers;
-                response
-            }
+            .body(body);
+        match relay(sent).await {
+            Ok(response) => response,
             Err(e) => problem(
                 StatusCode::BAD_GATEWAY,
                 &format!("the container of `{version}` did not answer: {e}"),
             ),
         }
     }
+}
+
+/// Sends the request and turns the container's answer into the gateway's.
+async fn relay(request: reqwest::RequestBuilder) -> Result<Response<Body>, reqwest::Error> {
+    let answer = request.send().await?;
+    let status = answer.status();
+    let mut headers = answer.headers().clone();
+    let bytes = answer.bytes().await?;
+    let mut response = Response::new(Full::new(bytes));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers_without_framing(&mut headers);
+    Ok(response)
 }
 
 const HOP_BY_HOP: [&str; 8] = [
