@@ -7,6 +7,7 @@ mod build_image;
 mod canary;
 mod deploy;
 mod emulator;
+mod emulator_engine;
 mod github;
 mod image;
 mod metadata;

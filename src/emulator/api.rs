@@ -14,6 +14,7 @@ use super::faults::RequestFault;
 use super::render;
 use super::server::{Answer, Dropped, Shared, json as json_response, read_body};
 use super::state::{ApiError, ApiResult, DeploySpec, GraySpec, Operation, RollbackSpec, Route};
+use super::synthetic::{AppCatalog, Behaviour};
 use crate::tcb::models::Request as ApiRequest;
 
 /// The services the endpoint serves: credential-scope name, API version and actions.
@@ -364,7 +365,11 @@ fn deploy(shared: &Shared, action: &str, p: &Value) -> ApiResult<Value> {
     let env = text(p, "EnvId")?;
     let name = text(p, "ServerName")?;
     let spec = deploy_spec(p)?;
-    let behaviour = shared.settings.apps.behaviour(&spec.image);
+    // With an engine, every image but the synthetic apps runs as a real container.
+    let behaviour = match &shared.containers {
+        Some(_) if !AppCatalog::is_synthetic(&spec.image) => Ok(Behaviour::container()),
+        _ => shared.settings.apps.behaviour(&spec.image),
+    };
     let now = shared.clock.now();
     let mut inner = shared.lock();
     let faults = inner.faults.for_task(name);

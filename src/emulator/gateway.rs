@@ -1,12 +1,15 @@
 //! The gateway: `/_gw/<env>/<service>/<path>` is a service's URL (its DefaultDomainName). Each
 //! request goes to one version, chosen by the traffic split, and is answered by that version's
-//! synthetic app. Every answer is counted per version for `/metrics`.
+//! synthetic app, or forwarded to its real container (`--engine`). Every answer is counted per
+//! version for `/metrics`.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
+use super::containers::VersionKey;
 use super::faults::RequestFault;
 use super::routing::{RequestKeys, choose_version};
 use super::server::{Answer, Body, Dropped, Shared, json};
@@ -37,6 +40,8 @@ struct Decision {
     fail: bool,
     fault_latency: Duration,
     fault: Option<RequestFault>,
+    /// A version served by a real container: where it listens, or why it cannot answer.
+    upstream: Option<Result<SocketAddr, String>>,
 }
 
 pub async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
@@ -60,14 +65,30 @@ pub async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let response = match decision.fault {
-        Some(RequestFault::Drop) => return Err(Dropped),
-        Some(RequestFault::InternalError(ref message)) => problem(
+    let method = request.method().to_string();
+    let mut response = match (&decision.fault, &decision.upstream) {
+        (Some(RequestFault::Drop), _) => return Err(Dropped),
+        (Some(RequestFault::InternalError(message)), _) => problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             message.as_deref().unwrap_or("injected gateway fault"),
         ),
-        _ => answer(&decision, env, service, &rest, request.method().as_str()),
+        (_, Some(Ok(addr))) => match &shared.containers {
+            Some(containers) => {
+                containers
+                    .forward(*addr, request, &rest, &decision.version)
+                    .await
+            }
+            None => problem(StatusCode::SERVICE_UNAVAILABLE, NO_ENGINE),
+        },
+        (_, Some(Err(reason))) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("version {reason}"),
+        ),
+        _ => answer(&decision, env, service, &rest, &method),
     };
+    if let Ok(value) = decision.version.parse() {
+        response.headers_mut().insert("x-tcb-version", value);
+    }
     record(
         shared,
         env,
@@ -111,6 +132,11 @@ fn decide(
     let fail = inner
         .rng(seed, &format!("errors/{env}/{version}"))
         .chance(behaviour.error_rate);
+    drop(inner);
+    let upstream = behaviour.container.then(|| match &shared.containers {
+        Some(containers) => containers.upstream(&VersionKey::new(env, service, &version)),
+        None => Err(format!("`{version}` runs as a container: {NO_ENGINE}")),
+    });
     Ok(Decision {
         version,
         image,
@@ -118,6 +144,7 @@ fn decide(
         fail,
         fault_latency: faults.latency,
         fault: faults.outcome,
+        upstream,
     })
 }
 
@@ -149,7 +176,7 @@ fn answer(
     path: &str,
     method: &str,
 ) -> Response<Body> {
-    let mut response = if HEALTH_PATHS.contains(&path) {
+    if HEALTH_PATHS.contains(&path) {
         if decision.behaviour.healthy {
             json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
         } else {
@@ -169,12 +196,11 @@ fn answer(
                 "path": path,
             }),
         )
-    };
-    if let Ok(value) = decision.version.parse() {
-        response.headers_mut().insert("x-tcb-version", value);
     }
-    response
 }
+
+const NO_ENGINE: &str =
+    "start the emulator with --engine URL to serve versions that run as containers";
 
 fn problem(status: StatusCode, message: &str) -> Response<Body> {
     json(status, &serde_json::json!({ "error": message }))

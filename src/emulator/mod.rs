@@ -4,12 +4,14 @@
 //! One listener serves the Tencent Cloud API (`POST /`, tcbr 2022-02-17, sts 2018-08-13 and tcr
 //! 2019-09-24, TC3-signed), each service's gateway URL (`/_gw/<env>/<service>/…`), Prometheus
 //! metrics (`/metrics`) and the control endpoint (`/_emulator/faults`, `/_emulator/state`,
-//! `/_emulator/health`). See docs/emulator.md.
+//! `/_emulator/health`). With `--engine`, versions run as real containers (containers.rs).
+//! See docs/emulator.md.
 
 mod api;
 mod auth;
 mod clock;
 mod config;
+mod containers;
 mod faults;
 mod gateway;
 mod metrics;
@@ -36,8 +38,12 @@ pub use state::{ApiError, DeploySpec, GraySpec, Operation, RollbackSpec, Route, 
 pub use synthetic::{AppCatalog, Behaviour};
 pub use task::{StepName, StepStatus, TaskStatus};
 
+pub use containers::LABEL_RUN;
+
 use crate::cli::EmulatorArgs;
 use crate::error::{Error, Result};
+use crate::image::engine::Endpoint;
+use containers::Containers;
 
 /// How to start an emulator.
 #[derive(Debug, Clone)]
@@ -55,6 +61,9 @@ pub struct EmulatorConfig {
     /// Time factor for release tasks: 10 makes them ten times faster.
     pub speed: f64,
     pub seed: u64,
+    /// A Docker-compatible engine: versions whose image is not a synthetic app run as real
+    /// containers through it.
+    pub engine: Option<Endpoint>,
 }
 
 impl EmulatorConfig {
@@ -71,6 +80,7 @@ impl EmulatorConfig {
             apps: AppCatalog::default(),
             speed: 1.0,
             seed: 1,
+            engine: None,
         }
     }
 
@@ -83,13 +93,7 @@ impl EmulatorConfig {
                 "give a factor above 0, e.g. --speed 10 for ten times faster tasks",
             ));
         }
-        if args.engine.is_some() {
-            return Err(Error::NotBuilt {
-                command: "emulator --engine",
-                capability: "Running versions as real containers through a Docker-compatible engine",
-                issue: 3,
-            });
-        }
+        let engine = engine_endpoint(args.engine.as_deref())?;
         for (input, value) in [
             ("secret_id", &args.secret_id),
             ("secret_key", &args.secret_key),
@@ -129,8 +133,25 @@ impl EmulatorConfig {
             apps,
             speed: args.speed,
             seed: args.seed,
+            engine,
         })
     }
+}
+
+const ENGINE_FIX: &str = "start the engine's API service, e.g. `podman system service --time=0 unix:///tmp/podman.sock &`, and pass --engine unix:///tmp/podman.sock (or tcp://HOST:PORT)";
+
+/// `--engine`: `unix:///path.sock` or `tcp://host:port`; empty means none.
+fn engine_endpoint(value: Option<&str>) -> Result<Option<Endpoint>> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    Endpoint::parse(Some(value)).map(Some).map_err(|_| {
+        Error::input(
+            "engine",
+            format!("`{value}` is neither unix:///path nor tcp://host:port"),
+            ENGINE_FIX,
+        )
+    })
 }
 
 const FAULTS_FIX: &str = "write {\"rules\": [{\"kind\": \"throttle\", \"action\": \"UpdateCloudRunServer\"}]} (see docs/emulator.md, Faults)";
@@ -153,6 +174,16 @@ impl Emulator {
     /// Binds, loads the state and serves on a background thread with its own tokio runtime, so
     /// it works from sync and async callers alike. Returns once the port is listening.
     pub fn start(config: EmulatorConfig) -> Result<EmulatorHandle> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("tcb-emulator")
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)?;
+        let containers = match &config.engine {
+            Some(endpoint) => Some(Arc::new(connect_engine(&runtime, endpoint, config.speed)?)),
+            None => None,
+        };
         let listener = StdListener::bind((config.bind.as_str(), config.port)).map_err(|e| {
             Error::input(
                 "port",
@@ -164,22 +195,24 @@ impl Emulator {
             .set_nonblocking(true)
             .map_err(anyhow::Error::from)?;
         let addr = listener.local_addr().map_err(anyhow::Error::from)?;
-        let shared = Arc::new(build_shared(&config, addr)?);
+        let shared = Arc::new(build_shared(&config, addr, containers.clone())?);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let serving = shared.clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("tcb-emulator")
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)?;
         let thread = std::thread::Builder::new()
             .name("tcb-emulator".into())
             .spawn(move || {
                 runtime.block_on(async move {
+                    if let Some(containers) = &containers {
+                        let reconciler = containers.clone().run(serving.clone(), stopped.clone());
+                        tokio::spawn(reconciler);
+                    }
                     match tokio::net::TcpListener::from_std(listener) {
                         Ok(listener) => server::serve(listener, serving, stopped).await,
                         Err(e) => tracing::error!("emulator listener: {e}"),
+                    }
+                    // Stopped: no container of this run outlives it.
+                    if let Some(containers) = containers {
+                        containers.shutdown().await;
                     }
                 });
                 runtime.shutdown_timeout(std::time::Duration::from_millis(200));
@@ -194,7 +227,30 @@ impl Emulator {
     }
 }
 
-fn build_shared(config: &EmulatorConfig, addr: SocketAddr) -> Result<server::Shared> {
+/// Proves the engine answers before anything is served: an unreachable engine is an input
+/// error, not a failure of every later release.
+fn connect_engine(
+    runtime: &tokio::runtime::Runtime,
+    endpoint: &Endpoint,
+    speed: f64,
+) -> Result<Containers> {
+    let containers = Containers::new(endpoint.clone(), speed).map_err(Error::Failure)?;
+    let engine = runtime.block_on(containers.check()).map_err(|e| {
+        Error::input(
+            "engine",
+            format!("the engine at {endpoint} does not answer: {e:#}"),
+            ENGINE_FIX,
+        )
+    })?;
+    tracing::info!("container engine at {endpoint}: {engine}");
+    Ok(containers)
+}
+
+fn build_shared(
+    config: &EmulatorConfig,
+    addr: SocketAddr,
+    containers: Option<Arc<Containers>>,
+) -> Result<server::Shared> {
     let wall = chrono::Utc::now();
     let mut world = match &config.state_file {
         Some(path) if path.exists() => load_world(path)?,
@@ -221,6 +277,7 @@ fn build_shared(config: &EmulatorConfig, addr: SocketAddr) -> Result<server::Sha
         clock,
         world,
         config.faults.clone(),
+        containers,
     ))
 }
 
@@ -261,6 +318,12 @@ impl EmulatorHandle {
     /// A service's gateway URL (its DefaultDomainName).
     pub fn service_url(&self, env: &str, service: &str) -> String {
         gateway::service_url(&self.base_url(), env, service)
+    }
+
+    /// With an engine: the value of the [`LABEL_RUN`] label on this emulator's containers.
+    pub fn engine_run_id(&self) -> Option<String> {
+        let containers = self.shared.containers.as_ref()?;
+        Some(containers.run_id().to_string())
     }
 
     /// Replaces the fault rules (as `POST /_emulator/faults` does).
@@ -310,6 +373,13 @@ pub fn run(args: EmulatorArgs) -> Result<()> {
     let envs = config.envs.join(", ");
     let speed = config.speed;
     let handle = Emulator::start(config)?;
+    let engine = match (&handle.shared.containers, handle.engine_run_id()) {
+        (Some(containers), Some(run)) => format!(
+            "\n  engine: {} (versions run as containers labelled {LABEL_RUN}={run})",
+            containers.endpoint()
+        ),
+        _ => String::new(),
+    };
     let base = handle.base_url();
     let envs = if envs.is_empty() {
         "(none)".to_string()
@@ -320,7 +390,7 @@ pub fn run(args: EmulatorArgs) -> Result<()> {
     say(&format!(
         "deploy-tcb emulator listening on {base}\n  endpoint: {base} (TENCENTCLOUD_ENDPOINT / tcb_endpoint)\n  \
          environments: {envs}\n  gateway: {base}/_gw/<env>/<service>/   metrics: {base}/metrics\n  \
-         faults: {base}/_emulator/faults   speed: {speed}x"
+         faults: {base}/_emulator/faults   speed: {speed}x{engine}"
     ));
     crate::app::block_on(stop_signal());
     say("deploy-tcb emulator stopping");

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use super::api;
 use super::clock::Clock;
+use super::containers::Containers;
 use super::faults::{FaultSet, Faults};
 use super::gateway;
 use super::metrics::Metrics;
@@ -79,15 +80,24 @@ impl Inner {
 pub struct Shared {
     pub settings: Settings,
     pub clock: Clock,
+    /// With `--engine`: the versions that run as real containers.
+    pub containers: Option<Arc<Containers>>,
     inner: Mutex<Inner>,
 }
 
 impl Shared {
-    pub fn new(settings: Settings, clock: Clock, world: World, faults: FaultSet) -> Self {
+    pub fn new(
+        settings: Settings,
+        clock: Clock,
+        world: World,
+        faults: FaultSet,
+        containers: Option<Arc<Containers>>,
+    ) -> Self {
         let seed = settings.seed;
         Shared {
             settings,
             clock,
+            containers,
             inner: Mutex::new(Inner {
                 world,
                 faults: Faults::new(faults, seed),

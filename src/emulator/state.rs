@@ -495,6 +495,13 @@ impl World {
                 .map(|(step, reason, _)| (step, reason)),
             stuck_at: faults.stuck_at.filter(|step| steps.contains(step)),
             gray: false,
+            // A real container of an earlier version was removed when it stopped serving:
+            // the rollback starts it again.
+            awaiting: if version.behaviour.container {
+                vec![StepName::DeployInstance]
+            } else {
+                Vec::new()
+            },
         };
         service.begin_task(
             now,
@@ -598,6 +605,42 @@ impl World {
         }
         service.close_task(index, operation, now, &mut environment.logs);
         Ok(())
+    }
+
+    /// The container engine's word on a step that task `task_id` awaits: `Ok(note)` ends the
+    /// step's wait (the note goes to the task's process log), `Err(reason)` fails the task at
+    /// that step. Ignored when the task no longer awaits that step.
+    pub fn engine_answered(
+        &mut self,
+        now: Now,
+        env: &str,
+        name: &str,
+        task_id: u64,
+        step: StepName,
+        answer: Result<String, String>,
+    ) {
+        let Some(environment) = self.envs.get_mut(env) else {
+            return;
+        };
+        let Some(task) = environment
+            .services
+            .get_mut(name)
+            .and_then(|s| s.tasks.iter_mut().find(|t| t.id == task_id))
+        else {
+            return;
+        };
+        if task.progress.status != TaskStatus::Running
+            || !task.progress.outcome.awaiting.contains(&step)
+        {
+            return;
+        }
+        // A failure is logged once, as the step's ERROR line, when the task fails.
+        if let Ok(note) = &answer {
+            let line = format!("[{step}] {note}");
+            log(&mut environment.logs, &task.run_id, &now.stamp(), &line);
+        }
+        task.progress.engine_answered(step, answer.map(|_| ()));
+        self.tick(now);
     }
 
     fn allocate_ids(&mut self) -> (u64, u64, String) {
@@ -931,10 +974,15 @@ fn deploy_outcome(
         )),
         _ => None,
     };
+    let awaiting = match behaviour {
+        Ok(b) if b.container => vec![StepName::BuildImage, StepName::DeployInstance],
+        _ => Vec::new(),
+    };
     Outcome {
         fail_at,
         stuck_at: faults.stuck_at,
         gray,
+        awaiting,
     }
 }
 

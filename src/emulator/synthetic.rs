@@ -1,6 +1,7 @@
 //! Synthetic apps: what a version does is chosen by its image. An image whose repository name is
 //! `synthetic` takes its behaviour from its tag (`synthetic:errors-20`); an apps file can define
-//! more tags. Any other image runs as a healthy echo app (real containers are not built).
+//! more tags. Any other image runs as a healthy echo app, or, with `--engine`, as a real
+//! container (src/emulator/containers.rs).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,6 +24,9 @@ pub struct Behaviour {
     /// False: the app runs but its health path answers 503.
     #[serde(default = "yes")]
     pub healthy: bool,
+    /// Served by a real container through the engine (`--engine`) instead of a synthetic app.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub container: bool,
 }
 
 fn yes() -> bool {
@@ -36,11 +40,20 @@ impl Default for Behaviour {
             latency_ms: 0,
             ready: true,
             healthy: true,
+            container: false,
         }
     }
 }
 
 impl Behaviour {
+    /// A version served by a real container.
+    pub fn container() -> Self {
+        Behaviour {
+            container: true,
+            ..Behaviour::default()
+        }
+    }
+
     pub fn latency(&self) -> Duration {
         Duration::from_millis(self.latency_ms)
     }
@@ -61,6 +74,11 @@ impl AppCatalog {
     pub fn parse(json: &str) -> Result<Self, String> {
         let catalog: AppCatalog = serde_json::from_str(json).map_err(|e| e.to_string())?;
         for (tag, app) in &catalog.apps {
+            if app.container {
+                return Err(format!(
+                    "app `{tag}`: `container` is not an app setting; run the emulator with --engine to serve images as containers"
+                ));
+            }
             if !(0.0..=1.0).contains(&app.error_rate) {
                 return Err(format!(
                     "app `{tag}`: error_rate {} is outside 0..1",
@@ -69,6 +87,11 @@ impl AppCatalog {
             }
         }
         Ok(catalog)
+    }
+
+    /// True when `image` names a built-in synthetic app (its repository is `synthetic`).
+    pub fn is_synthetic(image: &str) -> bool {
+        synthetic_tag(image).is_some()
     }
 
     /// The behaviour of `image`, or why the image cannot run.

@@ -123,6 +123,10 @@ pub struct Outcome {
     pub stuck_at: Option<StepName>,
     /// A gray release: the last step waits for the operator.
     pub gray: bool,
+    /// Steps that also wait for the container engine's word (the version runs as a real
+    /// container): they end when their time is up and the engine has answered.
+    #[serde(default)]
+    pub awaiting: Vec<StepName>,
 }
 
 /// What changed when a task was advanced, for the caller to apply to the service.
@@ -238,7 +242,7 @@ impl Progress {
             return false;
         }
         let due = started + name.duration_ms();
-        if now_emu < due {
+        if now_emu < due || self.waits_for_engine(name) {
             return false;
         }
         let step = &mut self.steps[index];
@@ -258,6 +262,28 @@ impl Progress {
             }
         }
         true
+    }
+
+    /// True while `step` waits for the engine (an injected failure at that step does not wait).
+    fn waits_for_engine(&self, step: StepName) -> bool {
+        self.outcome.awaiting.contains(&step)
+            && !matches!(&self.outcome.fail_at, Some((at, _)) if *at == step)
+    }
+
+    /// The engine's word on an awaited step: done, or failed with a reason. A failure takes
+    /// the place of any failure planned for a later step.
+    pub fn engine_answered(&mut self, step: StepName, answer: Result<(), String>) {
+        self.outcome.awaiting.retain(|s| *s != step);
+        if let Err(reason) = answer {
+            let order = |s: StepName| StepName::ALL.iter().position(|x| *x == s);
+            let earlier = match &self.outcome.fail_at {
+                Some((at, _)) => order(step) < order(*at),
+                None => true,
+            };
+            if earlier {
+                self.outcome.fail_at = Some((step, reason));
+            }
+        }
     }
 
     /// Ends the task by the operator's hand (promote, cancel, go_back) at `now_emu`.
@@ -370,6 +396,32 @@ mod tests {
         task.close(TaskStatus::Finished, 130_000, "t", "");
         assert_eq!(task.status, TaskStatus::Finished);
         assert!(task.steps.iter().all(|s| s.status == StepStatus::Finished));
+    }
+
+    #[test]
+    fn awaited_steps_end_only_when_the_engine_answers() {
+        let mut task = full(Outcome {
+            awaiting: vec![StepName::BuildImage, StepName::DeployInstance],
+            ..Outcome::default()
+        });
+        task.advance(60_000, "t");
+        assert_eq!(
+            task.steps[0].status,
+            StepStatus::Running,
+            "waits for the pull"
+        );
+        task.engine_answered(StepName::BuildImage, Ok(()));
+        task.advance(61_000, "t");
+        assert_eq!(task.steps[0].status, StepStatus::Finished);
+        assert_eq!(
+            task.steps[2].status,
+            StepStatus::Running,
+            "waits for the container"
+        );
+        task.engine_answered(StepName::DeployInstance, Err("exited with code 3".into()));
+        task.advance(62_000, "t");
+        assert_eq!(task.status, TaskStatus::Failed);
+        assert_eq!(task.steps[2].fail_reason, "exited with code 3");
     }
 
     #[test]

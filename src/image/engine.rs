@@ -1,5 +1,5 @@
 //! A small client for the Docker Engine API over its unix socket (or TCP): build, inspect,
-//! history, push. It speaks plain HTTP/1.1 with hyper, so it works with Docker and with
+//! history, push, pull, and containers (create, start, inspect, logs, stop, remove, list). It speaks plain HTTP/1.1 with hyper, so it works with Docker and with
 //! podman's Docker-compatible service alike, and needs no docker CLI.
 
 use std::io;
@@ -207,6 +207,264 @@ impl Engine {
     }
 }
 
+/// What a container is created with: the fields of `POST /containers/create` this client sets.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    /// The container's name (unique on the engine).
+    pub name: String,
+    pub image: String,
+    /// `KEY=VALUE` pairs.
+    pub env: Vec<String>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Replaces the image's entrypoint when not empty.
+    pub entrypoint: Vec<String>,
+    /// Replaces the image's command when not empty.
+    pub cmd: Vec<String>,
+    /// A container TCP port to publish on the engine host's 127.0.0.1, at a port the engine
+    /// picks (read it back with [`Engine::inspect_container`]).
+    pub publish_tcp: Option<u16>,
+}
+
+impl ContainerSpec {
+    fn create_body(&self) -> Value {
+        let mut body = serde_json::json!({
+            "Image": self.image,
+            "Env": self.env,
+            "Labels": self.labels,
+        });
+        if !self.entrypoint.is_empty() {
+            body["Entrypoint"] = serde_json::json!(self.entrypoint);
+        }
+        if !self.cmd.is_empty() {
+            body["Cmd"] = serde_json::json!(self.cmd);
+        }
+        if let Some(port) = self.publish_tcp {
+            let key = format!("{port}/tcp");
+            body["ExposedPorts"] = serde_json::json!({ &key: {} });
+            body["HostConfig"] = serde_json::json!({
+                "PortBindings": { &key: [{"HostIp": "127.0.0.1", "HostPort": ""}] }
+            });
+        }
+        body
+    }
+}
+
+/// `GET /containers/{id}/json`, the fields we use.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ContainerInspect {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "State")]
+    pub state: ContainerState,
+    #[serde(rename = "NetworkSettings", default)]
+    pub network: Option<NetworkSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ContainerState {
+    #[serde(rename = "Status", default)]
+    pub status: String,
+    #[serde(rename = "Running", default)]
+    pub running: bool,
+    #[serde(rename = "ExitCode", default)]
+    pub exit_code: i64,
+    #[serde(rename = "Error", default)]
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NetworkSettings {
+    #[serde(rename = "Ports", default)]
+    pub ports: Option<std::collections::BTreeMap<String, Option<Vec<PortBinding>>>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PortBinding {
+    #[serde(rename = "HostIp", default)]
+    pub host_ip: String,
+    #[serde(rename = "HostPort", default)]
+    pub host_port: String,
+}
+
+impl ContainerInspect {
+    /// The host port a container TCP port is published on, once the engine has bound it.
+    pub fn published_port(&self, container_port: u16) -> Option<u16> {
+        let ports = self.network.as_ref()?.ports.as_ref()?;
+        ports
+            .get(&format!("{container_port}/tcp"))?
+            .as_ref()?
+            .iter()
+            .find_map(|binding| binding.host_port.parse().ok())
+    }
+}
+
+/// One entry of `GET /containers/json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ContainerSummary {
+    #[serde(rename = "Id")]
+    pub id: String,
+    #[serde(rename = "Names", default)]
+    pub names: Vec<String>,
+    #[serde(rename = "Labels", default)]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(rename = "State", default)]
+    pub state: String,
+}
+
+impl Engine {
+    /// Sends a request with an optional JSON body; returns the status and the whole answer.
+    async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<&Value>,
+    ) -> anyhow::Result<(hyper::StatusCode, Bytes)> {
+        let builder = Self::request(method, path);
+        let request = match json {
+            Some(value) => {
+                builder
+                    .header("Content-Type", "application/json")
+                    .body(BodyExt::boxed(
+                        Full::new(Bytes::from(value.to_string())).map_err(|never| match never {}),
+                    ))?
+            }
+            None => builder.body(empty())?,
+        };
+        let response = self.send(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
+    /// Like [`Self::call_raw`], failing with the engine's message unless the status is a
+    /// success or one of `also_fine` (e.g. 304 "already started", 404 "already gone").
+    async fn call_expect(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<&Value>,
+        also_fine: &[u16],
+    ) -> anyhow::Result<Bytes> {
+        let (status, body) = self.call_raw(method, path, json).await?;
+        if status.is_success() || also_fine.contains(&status.as_u16()) {
+            Ok(body)
+        } else {
+            bail!("{method} {path}: {status}: {}", engine_message(&body))
+        }
+    }
+
+    /// `POST /images/create?fromImage=…`: pulls an image (the reference may carry a tag or a
+    /// digest). Engines report a failed pull either as an HTTP error or as an `error` message
+    /// in a 200 stream; both become the error returned here.
+    pub async fn pull(
+        &self,
+        reference: &str,
+        mut on_message: impl FnMut(&StreamMessage),
+    ) -> anyhow::Result<()> {
+        let path = format!(
+            "/images/create?{}",
+            query(&[("fromImage", reference.into())])
+        );
+        let request = Self::request("POST", &path).body(empty())?;
+        let response = self.send(request).await?;
+        let mut failure = None;
+        read_stream(response, "POST /images/create", |message| {
+            if failure.is_none() {
+                failure = message.error.clone();
+            }
+            on_message(&message);
+        })
+        .await?;
+        match failure {
+            Some(error) => Err(anyhow!("{}", error.trim())),
+            None => Ok(()),
+        }
+    }
+
+    /// `POST /containers/create?name=…`; returns the container id.
+    pub async fn create_container(&self, spec: &ContainerSpec) -> anyhow::Result<String> {
+        let path = format!(
+            "/containers/create?{}",
+            query(&[("name", spec.name.clone())])
+        );
+        let body = self
+            .call_expect("POST", &path, Some(&spec.create_body()), &[])
+            .await?;
+        let created: Value = serde_json::from_slice(&body)
+            .with_context(|| format!("POST {path}: unexpected answer"))?;
+        created
+            .get("Id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("POST {path}: the answer has no Id"))
+    }
+
+    /// `POST /containers/{id}/start` (an already running container is fine).
+    pub async fn start_container(&self, id: &str) -> anyhow::Result<()> {
+        let path = format!("/containers/{}/start", encode(id));
+        self.call_expect("POST", &path, None, &[304]).await?;
+        Ok(())
+    }
+
+    pub async fn inspect_container(&self, id: &str) -> anyhow::Result<ContainerInspect> {
+        self.call_json("GET", &format!("/containers/{}/json", encode(id)))
+            .await
+    }
+
+    /// `POST /containers/{id}/stop?t=…`: SIGTERM, then SIGKILL after `grace_seconds`. A
+    /// container that is already stopped or gone is fine.
+    pub async fn stop_container(&self, id: &str, grace_seconds: u64) -> anyhow::Result<()> {
+        let path = format!("/containers/{}/stop?t={grace_seconds}", encode(id));
+        self.call_expect("POST", &path, None, &[304, 404]).await?;
+        Ok(())
+    }
+
+    /// `DELETE /containers/{id}?force=true&v=true`; a container that is gone is fine.
+    pub async fn remove_container(&self, id: &str) -> anyhow::Result<()> {
+        let path = format!("/containers/{}?force=true&v=true", encode(id));
+        self.call_expect("DELETE", &path, None, &[404]).await?;
+        Ok(())
+    }
+
+    /// The last `tail` lines a container wrote to stdout and stderr.
+    pub async fn container_logs(&self, id: &str, tail: u32) -> anyhow::Result<String> {
+        let path = format!(
+            "/containers/{}/logs?stdout=true&stderr=true&tail={tail}",
+            encode(id)
+        );
+        let body = self.call_expect("GET", &path, None, &[]).await?;
+        Ok(demultiplex(&body))
+    }
+
+    /// `GET /containers/json?all=true` filtered by labels (`key=value`, all must match).
+    pub async fn list_containers(
+        &self,
+        labels: &[String],
+    ) -> anyhow::Result<Vec<ContainerSummary>> {
+        let filters = serde_json::json!({ "label": labels }).to_string();
+        let path = format!(
+            "/containers/json?all=true&{}",
+            query(&[("filters", filters)])
+        );
+        self.call_json("GET", &path).await
+    }
+}
+
+/// Log output without a TTY comes in frames: 1 byte stream, 3 zero bytes, a 4-byte big-endian
+/// length, then the payload. Text that is not framed is returned as it is.
+fn demultiplex(raw: &[u8]) -> String {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while rest.len() >= 8 && matches!(rest[0], 0..=2) && rest[1..4] == [0, 0, 0] {
+        let size = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+        let end = (8 + size).min(rest.len());
+        out.extend_from_slice(&rest[8..end]);
+        rest = &rest[end..];
+    }
+    out.extend_from_slice(rest);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 async fn handshake<S>(stream: S) -> anyhow::Result<hyper::client::conn::http1::SendRequest<Body>>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -349,6 +607,39 @@ mod tests {
         });
         assert_eq!(seen[0].stream.as_deref(), Some("a"));
         assert_eq!(seen[1].error.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn log_frames_are_joined_and_plain_text_is_kept() {
+        let mut framed = vec![1, 0, 0, 0, 0, 0, 0, 4];
+        framed.extend_from_slice(b"out\n");
+        framed.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 4]);
+        framed.extend_from_slice(b"err\n");
+        assert_eq!(demultiplex(&framed), "out\nerr\n");
+        assert_eq!(demultiplex(b"plain text\n"), "plain text\n");
+    }
+
+    #[test]
+    fn a_published_port_is_read_from_inspect() {
+        let inspect: ContainerInspect = serde_json::from_value(serde_json::json!({
+            "Id": "abc",
+            "State": {"Status": "running", "Running": true, "ExitCode": 0},
+            "NetworkSettings": {"Ports": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "38683"}], "9/tcp": null}}
+        }))
+        .unwrap();
+        assert_eq!(inspect.published_port(8080), Some(38683));
+        assert_eq!(inspect.published_port(9), None);
+        let spec = ContainerSpec {
+            image: "app:1".into(),
+            publish_tcp: Some(8080),
+            ..ContainerSpec::default()
+        };
+        let body = spec.create_body();
+        assert_eq!(
+            body["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"],
+            "127.0.0.1"
+        );
+        assert!(body.get("Cmd").is_none(), "the image's command is kept");
     }
 
     #[test]
