@@ -8,6 +8,7 @@
 //! container is removed, a rollback starts the earlier one again, and SIGTERM removes the rest.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -131,11 +132,14 @@ struct EmulatorProcess {
 }
 
 impl EmulatorProcess {
-    fn start(engine: &str) -> EmulatorProcess {
+    /// Starts the emulator on `engine`, keeping its state in `state_file`.
+    fn start(engine: &str, state_file: &Path) -> EmulatorProcess {
         let mut child = Command::new(support::binary())
             .args(["emulator", "--port", "0", "--env", ENV])
             .args(["--secret-id", SECRET_ID, "--secret-key", SECRET_KEY])
             .args(["--speed", "20", "--engine", engine])
+            .arg("--state-file")
+            .arg(state_file)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -325,7 +329,9 @@ fn versions_run_as_real_containers_through_the_engine() {
     let podman = Podman::start(&[registry.address()]);
     let app = publish_image(&registry, "engine-app:1", APP_SCRIPT);
     let crash = publish_image(&registry, "engine-crash:1", CRASH_SCRIPT);
-    let mut emulator = EmulatorProcess::start(&podman.docker_host());
+    let state_dir = tempfile::tempdir().unwrap();
+    let state_file = state_dir.path().join("state.json");
+    let mut emulator = EmulatorProcess::start(&podman.docker_host(), &state_file);
 
     // A first release: pulled, started with the port and the environment, served.
     let first = deploy(&emulator, &app, APP_PORT, "from-v1");
@@ -443,6 +449,21 @@ fn versions_run_as_real_containers_through_the_engine() {
     // SIGTERM stops the emulator and removes its containers.
     assert_eq!(emulator.stop(), Some(0));
     assert_eq!(containers_of(&emulator.run_id), Vec::<String>::new());
+
+    // Restarted from its state file, the emulator starts the serving version's container again.
+    let mut restarted = EmulatorProcess::start(&podman.docker_host(), &state_file);
+    assert_ne!(restarted.run_id, emulator.run_id);
+    eventually("the serving version runs again after a restart", || {
+        page(&restarted) == (200, "web-001".to_string(), "hello from-v1".to_string())
+    });
+    let running = containers_of(&restarted.run_id);
+    assert_eq!(running.len(), 1, "only the serving version: {running:?}");
+    assert!(
+        running[0].contains("deploy-tcb.version:web-001"),
+        "{running:?}"
+    );
+    assert_eq!(restarted.stop(), Some(0));
+    assert_eq!(containers_of(&restarted.run_id), Vec::<String>::new());
     podman.remove_images(&[app, crash]);
 }
 
