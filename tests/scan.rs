@@ -474,6 +474,80 @@ fn run_scan(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> Output {
     command.output().unwrap()
 }
 
+/// A report large enough that the findings store writes most records to its temporary file:
+/// 20,000 results, one in ten a shell call both bandit and semgrep flag, so deduplication
+/// merges into records already written out.
+fn large_report() -> Value {
+    let result = |rule: &str, path: String, line: u32, i: u32| {
+        serde_json::json!({"ruleId": rule, "level": "warning",
+            "message": {"text": format!("finding {i}: {}", "detail ".repeat(8))},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": path},
+                "region": {"startLine": line}}}]})
+    };
+    let (mut bandit, mut semgrep) = (Vec::new(), Vec::new());
+    for i in 0..20_000u32 {
+        match i % 20 {
+            // Bandit and semgrep flag the same shell call: one problem.
+            0 => bandit.push(result(
+                "B602",
+                format!("src/shell{}.py", i % 7),
+                i / 20 + 1,
+                i,
+            )),
+            10 => semgrep.push(result(
+                "subprocess-shell-true",
+                format!("src/shell{}.py", (i - 10) % 7),
+                i / 20 + 1,
+                i,
+            )),
+            _ => bandit.push(result("B105", format!("src/m{}.py", i % 50), i + 1, i)),
+        }
+    }
+    serde_json::json!({"version": "2.1.0", "runs": [
+        {"tool": {"driver": {"name": "bandit"}}, "results": bandit},
+        {"tool": {"driver": {"name": "semgrep"}}, "results": semgrep}
+    ]})
+}
+
+#[test]
+fn without_a_writable_temporary_directory_the_findings_stay_in_memory_and_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("large.sarif");
+    std::fs::write(&report, large_report().to_string()).unwrap();
+    let scan = |name: &str, tmpdir: &Path| {
+        let json = dir.path().join(format!("{name}.json"));
+        let sarif = dir.path().join(format!("{name}.sarif"));
+        let output = run_scan(
+            &[
+                "--reports",
+                report.to_str().unwrap(),
+                "--fail-on",
+                "none",
+                "--sarif-output",
+                sarif.to_str().unwrap(),
+                "--json-output",
+                json.to_str().unwrap(),
+            ],
+            dir.path(),
+            &[("TMPDIR", tmpdir)],
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (std::fs::read(json).unwrap(), std::fs::read(sarif).unwrap())
+    };
+    let spilled = scan("spilled", dir.path());
+    let in_memory = scan("in-memory", Path::new("/nonexistent/tmp"));
+    assert!(spilled == in_memory, "the same outputs either way");
+    let summary = &serde_json::from_slice::<Value>(&spilled.0).unwrap()["summary"];
+    assert_eq!(
+        (summary["raw"].as_u64(), summary["unique"].as_u64()),
+        (Some(20_000), Some(19_000))
+    );
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
