@@ -47,6 +47,9 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(20);
 const LOG_TAIL: u32 = 20;
 const LOG_QUOTE_CHARS: usize = 800;
 
+/// The engine's word for a step of a release task: (version, task id, step, note or reason).
+type StepAnswer = (VersionKey, u64, StepName, Result<String, String>);
+
 /// The version a container serves.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VersionKey {
@@ -326,11 +329,7 @@ impl Containers {
     }
 
     /// Starts and removes containers to match `plan`; returns the answers for waiting steps.
-    #[allow(clippy::type_complexity)]
-    fn apply(
-        self: &Arc<Self>,
-        plan: &Plan,
-    ) -> Vec<(VersionKey, u64, StepName, Result<String, String>)> {
+    fn apply(self: &Arc<Self>, plan: &Plan) -> Vec<StepAnswer> {
         let mut slots = self.slots();
         for (key, want) in &plan.wanted {
             if slots.contains_key(key) {
