@@ -1131,6 +1131,21 @@ mod tests {
         w
     }
 
+    /// The service with a gray update of it started at `DONE`.
+    fn world_with_gray_update() -> World {
+        let mut w = world_with_service();
+        w.update_service(
+            at(DONE),
+            ENV,
+            "web",
+            spec("synthetic:healthy", true),
+            Ok(Behaviour::default()),
+            TaskFaults::default(),
+        )
+        .unwrap();
+        w
+    }
+
     fn service(w: &World) -> &Service {
         w.service(ENV, "web").unwrap()
     }
@@ -1253,16 +1268,7 @@ mod tests {
 
     #[test]
     fn a_gray_release_splits_traffic_then_promotes() {
-        let mut w = world_with_service();
-        w.update_service(
-            at(DONE),
-            ENV,
-            "web",
-            spec("synthetic:healthy", true),
-            Ok(Behaviour::default()),
-            TaskFaults::default(),
-        )
-        .unwrap();
+        let mut w = world_with_gray_update();
         let early = GraySpec {
             traffic_type: "FLOW".into(),
             gray_flow_ratio: Some(10),
@@ -1304,16 +1310,7 @@ mod tests {
 
     #[test]
     fn ratios_must_add_up_and_name_the_order_versions() {
-        let mut w = world_with_service();
-        w.update_service(
-            at(DONE),
-            ENV,
-            "web",
-            spec("synthetic:healthy", true),
-            Ok(Behaviour::default()),
-            TaskFaults::default(),
-        )
-        .unwrap();
+        let mut w = world_with_gray_update();
         w.tick(at(2 * DONE));
         let route = |v: &str, r| Route {
             version: v.into(),
@@ -1350,16 +1347,7 @@ mod tests {
 
     #[test]
     fn go_back_returns_all_traffic_to_the_current_version() {
-        let mut w = world_with_service();
-        w.update_service(
-            at(DONE),
-            ENV,
-            "web",
-            spec("synthetic:healthy", true),
-            Ok(Behaviour::default()),
-            TaskFaults::default(),
-        )
-        .unwrap();
+        let mut w = world_with_gray_update();
         w.tick(at(2 * DONE));
         let split = GraySpec {
             traffic_type: "FLOW".into(),
