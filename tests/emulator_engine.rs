@@ -205,9 +205,8 @@ impl Drop for EmulatorProcess {
 }
 
 fn deploy(emulator: &EmulatorProcess, image: &str, port: &str, greeting: &str) -> StepResult {
-    let endpoint = emulator.endpoint();
     let env_vars = format!("GREETING={greeting}");
-    let mut step = Step::terminal(&[
+    let args = [
         "deploy",
         "--env-id",
         ENV,
@@ -221,6 +220,15 @@ fn deploy(emulator: &EmulatorProcess, image: &str, port: &str, greeting: &str) -
         &env_vars,
         "--health-timeout",
         "20s",
+    ];
+    run_against(emulator, &args)
+}
+
+/// Runs an action against the emulator with its endpoint and credentials.
+fn run_against(emulator: &EmulatorProcess, args: &[&str]) -> StepResult {
+    let endpoint = emulator.endpoint();
+    let mut all = args.to_vec();
+    all.extend([
         "--tcb-endpoint",
         &endpoint,
         "--secret-id",
@@ -228,8 +236,7 @@ fn deploy(emulator: &EmulatorProcess, image: &str, port: &str, greeting: &str) -
         "--secret-key",
         SECRET_KEY,
     ]);
-    step = step.timeout(Duration::from_secs(90));
-    step.run()
+    Step::terminal(&all).timeout(Duration::from_secs(90)).run()
 }
 
 /// POSTs `body` with the header `X-Probe: yes`; returns the answer's body.
@@ -418,24 +425,18 @@ fn versions_run_as_real_containers_through_the_engine() {
     );
 
     // A rollback starts the earlier version's container again, with its own configuration.
-    let endpoint = emulator.endpoint();
-    let rollback = Step::terminal(&[
-        "rollback",
-        "--env-id",
-        ENV,
-        "--service",
-        "web",
-        "--to-version",
-        "web-001",
-        "--tcb-endpoint",
-        &endpoint,
-        "--secret-id",
-        SECRET_ID,
-        "--secret-key",
-        SECRET_KEY,
-    ])
-    .timeout(Duration::from_secs(90))
-    .run();
+    let rollback = run_against(
+        &emulator,
+        &[
+            "rollback",
+            "--env-id",
+            ENV,
+            "--service",
+            "web",
+            "--to-version",
+            "web-001",
+        ],
+    );
     assert_eq!(rollback.code, Some(0), "{}", rollback.describe());
     assert_eq!(
         page(&emulator),

@@ -4,7 +4,6 @@
 
 use serde_json::Value;
 
-use crate::cli::GithubArgs;
 use crate::github::{
     CheckOutput, CheckRunUpdate, Client, Conclusion, DeploymentState, NewCheckRun, NewDeployment,
     NewDeploymentStatus, RunContext,
@@ -13,25 +12,6 @@ use crate::github::{
 /// The GitHub Deployment environment for a service, as the deploy action names it.
 pub fn environment(env_id: &str, service: &str) -> String {
     format!("{env_id}/{service}")
-}
-
-/// A GitHub client for the run, when a token is given and the run context is readable.
-pub fn connect(args: &GithubArgs) -> Option<(Client, RunContext)> {
-    let token = args.github_token.clone()?;
-    let context = match RunContext::from_env() {
-        Ok(context) => context,
-        Err(error) => {
-            error.warn("GitHub reporting is off");
-            return None;
-        }
-    };
-    match Client::from_context(&context, token) {
-        Ok(client) => Some((client, context)),
-        Err(error) => {
-            error.warn("GitHub reporting is off");
-            None
-        }
-    }
 }
 
 /// What to record.

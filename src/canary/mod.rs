@@ -66,7 +66,7 @@ pub async fn execute(
         flow::run(&tools, request, &target).await?
     };
     publish(&report)?;
-    if let Some((client, context)) = github::connect(&args.github) {
+    if let Some((client, context)) = crate::github::connect(&args.github) {
         github::report(&client, &context, &github_record(&report)).await;
     }
     notify(notifier, &report).await;

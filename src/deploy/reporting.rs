@@ -48,21 +48,7 @@ pub fn deployment_environment(request: &DeployRequest) -> String {
 impl GithubReport {
     /// Starts reporting when a token is given and the run context is readable.
     pub async fn start(args: &GithubArgs, request: &DeployRequest) -> Option<Self> {
-        let token = args.github_token.clone()?;
-        let context = match RunContext::from_env() {
-            Ok(context) => context,
-            Err(error) => {
-                error.warn("GitHub reporting is off");
-                return None;
-            }
-        };
-        let client = match Client::from_context(&context, token) {
-            Ok(client) => client,
-            Err(error) => {
-                error.warn("GitHub reporting is off");
-                return None;
-            }
-        };
+        let (client, context) = crate::github::connect(args)?;
         let sha = context.head_sha().map(str::to_string);
         let mut report = GithubReport {
             client,

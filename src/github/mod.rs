@@ -51,3 +51,12 @@ pub use deployments::{
 pub use error::{GithubError, Result};
 pub use git::{GitObject, GitRef, PullRequest, RefName, Tagger, User};
 pub use releases::{MakeLatest, NewRelease, Release, ReleaseUpdate};
+
+/// A client and the run's context when a token is given; when the context cannot be read, a
+/// warning and no reporting (reporting is best effort, never the verdict).
+pub fn connect(args: &crate::cli::GithubArgs) -> Option<(Client, RunContext)> {
+    let token = args.github_token.clone()?;
+    Client::from_env(token)
+        .inspect_err(|error| error.warn("GitHub reporting is off"))
+        .ok()
+}

@@ -23,7 +23,7 @@ pub fn run(args: BuildImageArgs) -> Result<()> {
     let git = metadata::GitContext::from_env();
     let created = created_timestamp(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
     let plan = plan::plan(&args, &git, &created)?;
-    let github = crate::canary::github::connect(&args.github);
+    let github = crate::github::connect(&args.github);
     crate::app::block_on(async {
         let outcome = build::execute(&plan).await;
         if let Some((client, context)) = &github {

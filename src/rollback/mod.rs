@@ -155,7 +155,7 @@ pub async fn execute(
     gray: Gray,
     notifier: &Notifier,
 ) -> Result<()> {
-    let github = github::connect(&args.github);
+    let github = crate::github::connect(&args.github);
     let verified = match &github {
         Some((client, _)) => read_verified(client, request).await,
         None => None,

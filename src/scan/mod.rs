@@ -222,7 +222,7 @@ pub fn run(args: SecurityScanArgs) -> Result<()> {
         render::write_json(&outcome, create(path, "json_output")?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    let github = github(&args);
+    let github = crate::github::connect(&args.github);
     let changed = github
         .as_ref()
         .and_then(|(client, context)| crate::app::block_on(report::changed_lines(client, context)));
@@ -239,19 +239,6 @@ pub fn run(args: SecurityScanArgs) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Verdict(verdict.reason.clone()))
-    }
-}
-
-/// A client and the run's context when a token is given; without a usable context, a
-/// warning and no reporting.
-fn github(args: &SecurityScanArgs) -> Option<(crate::github::Client, crate::github::RunContext)> {
-    let token = args.github.github_token.as_ref()?;
-    match crate::github::Client::from_env(token.clone()) {
-        Ok(found) => Some(found),
-        Err(e) => {
-            e.warn("reading the GitHub context");
-            None
-        }
     }
 }
 

@@ -78,17 +78,7 @@ pub fn annotations(
     threshold: Severity,
     change: Option<&ChangedLines>,
 ) -> Annotated {
-    let mut chosen: Vec<usize> = findings
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| {
-            located(f).is_some_and(|(path, start, end)| {
-                change.is_none_or(|c| c.touches(path, start, end))
-            })
-        })
-        .map(|(index, _)| index)
-        .collect();
-    chosen.sort_by_key(|i| std::cmp::Reverse(findings.severity(*i)));
+    let chosen = located_on(findings, change, |_| true);
     let on_changed_lines = chosen.len();
     let elsewhere = if change.is_some() {
         findings.len() - on_changed_lines
@@ -176,17 +166,29 @@ fn log_candidates(findings: &Findings, change: Option<&ChangedLines>) -> Vec<usi
     let Some(change) = change else {
         return findings.most_severe(|i| !findings.is_accepted(i));
     };
-    let mut on_change: Vec<usize> = findings
+    located_on(findings, Some(change), |f| f.accepted.is_none())
+}
+
+/// Indexes of the located findings `keep` admits whose lines intersect `change` (every located
+/// one without a change), most severe first, earlier first among equals.
+fn located_on(
+    findings: &Findings,
+    change: Option<&ChangedLines>,
+    keep: impl Fn(&Finding) -> bool,
+) -> Vec<usize> {
+    let mut chosen: Vec<usize> = findings
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.accepted.is_none())
+        .filter(|(_, f)| keep(f))
         .filter(|(_, f)| {
-            located(f).is_some_and(|(path, start, end)| change.touches(path, start, end))
+            located(f).is_some_and(|(path, start, end)| {
+                change.is_none_or(|c| c.touches(path, start, end))
+            })
         })
         .map(|(index, _)| index)
         .collect();
-    on_change.sort_by_key(|i| std::cmp::Reverse(findings.severity(*i)));
-    on_change
+    chosen.sort_by_key(|i| std::cmp::Reverse(findings.severity(*i)));
+    chosen
 }
 
 fn log_annotation(f: &Finding, threshold: Severity) -> LogAnnotation {

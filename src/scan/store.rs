@@ -107,7 +107,17 @@ impl Records {
         self.in_memory_only = true;
     }
 
-    /// Reads a record from the file into `into`.
+    /// A record: from the tail in memory, or read from the file into `scratch`.
+    fn read<'a>(&'a self, at: u64, len: usize, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        if at >= self.flushed {
+            let start = (at - self.flushed) as usize;
+            return &self.tail[start..start + len];
+        }
+        self.read_file(at, len, scratch);
+        scratch
+    }
+
+    /// Reads bytes from the file into `into`.
     fn read_file(&self, at: u64, len: usize, into: &mut Vec<u8>) {
         into.resize(len, 0);
         let file = self.file.as_ref().expect("a flushed record is in the file");
@@ -135,19 +145,14 @@ impl Window {
     }
 
     fn read<'a>(&'a mut self, records: &'a Records, at: u64, len: usize) -> &'a [u8] {
-        if at >= records.flushed {
-            let start = (at - records.flushed) as usize;
-            return &records.tail[start..start + len];
-        }
         let end = self.at + self.bytes.len() as u64;
         if at >= self.at && at + len as u64 <= end {
             let start = (at - self.at) as usize;
             return &self.bytes[start..start + len];
         }
-        // A record moved by a merge is far ahead: read it alone and keep the window.
-        if !self.bytes.is_empty() && at > end + WINDOW as u64 {
-            records.read_file(at, len, &mut self.scratch);
-            return &self.scratch;
+        // In the tail, or a record moved by a merge far ahead: read it alone, keep the window.
+        if at >= records.flushed || (!self.bytes.is_empty() && at > end + WINDOW as u64) {
+            return records.read(at, len, &mut self.scratch);
         }
         let size = WINDOW.max(len).min((records.flushed - at) as usize);
         records.read_file(at, size, &mut self.bytes);
@@ -204,12 +209,12 @@ impl Findings {
         self.per_tool.take();
         let mut record = std::mem::take(&mut self.scratch);
         record.clear();
-        encode(finding, &mut self.shared, &mut record);
+        let tool = encode(finding, &mut self.shared, &mut record);
         let at = self.records.append(&record);
         let slot = Slot {
             at,
             len: record.len() as u32,
-            tool: self.shared.symbol(&finding.tool),
+            tool,
             fingerprint: finding.fingerprint,
             severity: finding.severity,
             accepted: finding.accepted.is_some(),
@@ -232,15 +237,8 @@ impl Findings {
     /// Finding `index`, read back.
     pub fn get(&self, index: usize) -> Finding {
         let slot = &self.slots[index];
-        let mut bytes = Vec::new();
-        let record = if slot.at >= self.records.flushed {
-            let start = (slot.at - self.records.flushed) as usize;
-            &self.records.tail[start..start + slot.len as usize]
-        } else {
-            self.records
-                .read_file(slot.at, slot.len as usize, &mut bytes);
-            &bytes[..]
-        };
+        let mut scratch = Vec::new();
+        let record = self.records.read(slot.at, slot.len as usize, &mut scratch);
         self.finish_reading(index, record)
     }
 
@@ -398,8 +396,11 @@ fn put_optional(out: &mut Vec<u8>, n: Option<u32>) {
     put_number(out, n.map_or(0, |n| u64::from(n) + 1));
 }
 
-fn encode(f: &Finding, shared: &mut Shared, out: &mut Vec<u8>) {
-    for text in [&f.tool, &f.rule, &f.tool_severity] {
+/// Encodes `f` into `out`; returns its tool's shared-string number.
+fn encode(f: &Finding, shared: &mut Shared, out: &mut Vec<u8>) -> u32 {
+    let tool = shared.symbol(&f.tool);
+    put_number(out, u64::from(tool) + 1);
+    for text in [&f.rule, &f.tool_severity] {
         put_shared(out, shared, Some(text));
     }
     for text in [&f.title, &f.description, &f.help_uri, &f.path] {
@@ -447,6 +448,7 @@ fn encode(f: &Finding, shared: &mut Shared, out: &mut Vec<u8>) {
     put_number(out, f.also_reported_by.len() as u64);
     f.also_reported_by.iter().for_each(|a| put_text(out, a));
     put_number(out, u64::from(f.occurrences));
+    tool
 }
 
 /// Reads what [`encode`] wrote.
